@@ -1,0 +1,1 @@
+"""Subcommands of the `uniad` CLI, one module each, each exposing `register(subparsers)`."""

@@ -1,0 +1,175 @@
+"""Configuration: dataclasses whose defaults match the paper's release, YAML presets on top.
+
+Resolution order: dataclass defaults (the release's MAD settings, REFERENCE.md) <- a
+preset (``mad``, ``cmdad``, ``tvad``, ``demo`` in ``uniad/configs``) <- a user YAML file
+<- command-line overrides (``section.key=value``). Every run writes the resolved config
+next to its outputs so that a result can always be traced to its settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from uniad.errors import UniADError
+
+
+@dataclass
+class DataConfig:
+    """How annotations + features become samples (REFERENCE.md section 2)."""
+
+    fps: float = 5.0
+    video_length: int = 8  # frames sampled per clip
+    # "tsn": one random frame from each of video_length segments (release training);
+    # "linspace": evenly spaced frames (release evaluation); "all": every frame.
+    train_sampling: str = "tsn"
+    eval_sampling: str = "linspace"
+    # "release" rounds times to whole seconds before converting to frames, as the
+    # release does (up to 0.5 s of drift); "exact" uses the frame at each time.
+    time_rounding: str = "exact"
+    previous_clips: int = 1  # previous clips given as video (release: 1)
+    context_ads: int = 0  # previous ADs given as text (release: 0 [code != paper]; paper: 1)
+    # Which character list feeds the prompt: "auto" follows the release (MAD train:
+    # named_candidates, eval: refined), or "refined", "candidates", "named_candidates".
+    character_source: str = "auto"
+    character_threshold: float | None = None  # keep candidates scoring >= this (paper: 0.5)
+    max_characters: int | None = None  # top-k by score after the threshold (release: no cap)
+    max_ad_tokens: int = 51  # training drops ADs longer than this (release: 51)
+    drop_without_context: bool = False  # release drops TV/CMD samples with no previous AD
+
+
+@dataclass
+class ModelConfig:
+    """The UniAD model (REFERENCE.md section 3). Defaults: the release's MAD model."""
+
+    llm: str = "llama2-7b"  # a folder, "smollm2", "tiny" or "llama2-7b" (meta device)
+    feature_dim: int = 768
+    mapper: str = "perceiver"  # "perceiver" (MAD) or "linear" (CMD/TV Q-Former tokens)
+    num_latents: int = 30  # video tokens per clip group
+    num_char_tokens: int = 30  # tokens per character
+    perceiver_depth: int = 2
+    perceiver_head_dim: int = 128
+    max_frames: int = 58  # size of the temporal position table
+    split_previous_video: bool = False  # compress each clip separately (if_video_split)
+    use_characters: bool = True
+    use_context_ads: bool = True  # only matters when data.context_ads > 0
+    use_previous_video: bool = True
+    prompt_style: str = "release"  # "release": per-fragment tokenisation; "plain"
+    lora_r: int = 16
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    train_lora: bool = False  # release MAD recipe freezes LoRA too (if_finutune_GPT 0)
+    train_norms: bool = False
+    contrastive_loss: bool = True  # hinge max(0, CE_pos - CE_neg) with the previous AD
+    contrastive_per_sample: bool = False  # paper's intent; release uses batch means
+
+
+@dataclass
+class GenerationConfig:
+    """Decoding settings; defaults are the release's MAD evaluation."""
+
+    num_beams: int = 5
+    repetition_penalty: float = 1.2
+    no_repeat_ngram_size: int = 3
+    max_new_tokens: int = 67
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    batch_size: int = 8
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation (REFERENCE.md section 4)."""
+
+    lr: float = 5e-5
+    weight_decay: float = 0.0
+    epochs: int = 10
+    max_steps: int | None = None
+    warmup_steps: int = 6000
+    batch_size: int = 3
+    grad_accum: int = 4
+    grad_clip: float | None = None
+    precision: str = "auto"  # "auto": bf16 on supporting GPUs, fp32 on CPU
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    num_workers: int = 0
+    log_every: int = 10
+    eval_every: int = 0
+    save_every: int = 0
+    keep_checkpoints: int = 2
+
+
+@dataclass
+class UniADConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+PRESETS = ("mad", "cmdad", "tvad", "demo")
+
+
+def _merge(target: Any, values: dict[str, Any], where: str) -> None:
+    """Set dataclass fields from a nested dict, refusing unknown keys by name."""
+    known = {f.name: f for f in dataclasses.fields(target)}
+    for key, value in values.items():
+        if key not in known:
+            raise UniADError(f"{where}: unknown setting '{key}' (known: {', '.join(known)})")
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise UniADError(f"{where}: '{key}' must be a mapping")
+            _merge(current, value, f"{where}.{key}")
+        else:
+            setattr(target, key, value)
+
+
+def _parse_override(text: str) -> dict[str, Any]:
+    """``model.num_latents=32`` -> ``{"model": {"num_latents": 32}}`` (value parsed as YAML)."""
+    if "=" not in text:
+        raise UniADError(f"override '{text}' must look like section.key=value")
+    dotted, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw else None
+    out: dict[str, Any] = {}
+    node = out
+    parts = dotted.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def load_config(
+    preset: str | None = None,
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+) -> UniADConfig:
+    """Resolve defaults <- preset <- YAML file <- ``section.key=value`` overrides."""
+    config = UniADConfig()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise UniADError(f"unknown preset '{preset}' (choose from {', '.join(PRESETS)})")
+        text = resources.files("uniad.configs").joinpath(f"{preset}.yaml").read_text()
+        _merge(config, yaml.safe_load(text) or {}, f"preset {preset}")
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UniADError(f"config file {p} does not exist")
+        _merge(config, yaml.safe_load(p.read_text()) or {}, str(p))
+    for item in overrides or []:
+        _merge(config, _parse_override(item), f"override '{item}'")
+    return config

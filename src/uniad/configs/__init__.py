@@ -1,0 +1,1 @@
+"""YAML presets: mad, cmdad, tvad, demo."""

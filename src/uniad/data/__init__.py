@@ -1,0 +1,1 @@
+"""Data: typed records, readers and writers of the real formats, features, banks, datasets."""

@@ -1,0 +1,1 @@
+"""Evaluation: caption metrics (one module each), scoring driver, reports."""

@@ -1,0 +1,1 @@
+"""Narration of a real video: decoding, features, AD slots, subtitles, speech, mixing."""
