@@ -95,6 +95,8 @@ class ADEvent:
     - ``named_short``: TV/CMD ``char_in_ad``, the names as written in the AD.
     - ``context``: earlier AD events of the same video, nearest first (MAD ``context``;
       TV/CMD ``content``).
+    - ``uid``: the id predictions and scores are keyed by; readers assign
+      ``f"{video_id}#{n}"`` with n the record's position among that video's records.
     - ``extra``: fields of the source record that UniAD does not interpret, kept so that
       writing the record back loses nothing.
     """
@@ -109,6 +111,7 @@ class ADEvent:
     named_candidates: tuple[Character, ...] | None = None
     named_short: tuple[str, ...] = ()
     context: tuple[ADEvent, ...] = ()
+    uid: str = ""  # stable id: "<video_id>#<n>", n = position among the video's records
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
