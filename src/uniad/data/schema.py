@@ -25,14 +25,14 @@ class SchemaError(ValueError):
         super().__init__(f"field '{field}': {message}")
 
 
-def _require_text(value: Any, name: str, allow_empty: bool = False) -> None:
+def require_text(value: Any, name: str, allow_empty: bool = False) -> None:
     if not isinstance(value, str):
         raise SchemaError(name, f"expected text, got {type(value).__name__}")
     if not allow_empty and not value.strip():
         raise SchemaError(name, "is empty")
 
 
-def _require_time(value: Any, name: str) -> None:
+def require_time(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SchemaError(name, f"expected seconds as a number, got {value!r}")
     if not math.isfinite(value):
@@ -60,10 +60,10 @@ class Character:
     gender: str | None = None  # "female" / "male" / None: decides "she"/"he" in AD
 
     def __post_init__(self) -> None:
-        _require_text(self.id, "id")
-        _require_text(self.name, "name", allow_empty=True)
-        _require_text(self.role, "role", allow_empty=True)
-        _require_text(self.short_name, "short_name", allow_empty=True)
+        require_text(self.id, "id")
+        require_text(self.name, "name", allow_empty=True)
+        require_text(self.role, "role", allow_empty=True)
+        require_text(self.short_name, "short_name", allow_empty=True)
         if self.score is not None and (
             isinstance(self.score, bool) or not isinstance(self.score, (int, float))
             or not math.isfinite(self.score)
@@ -115,12 +115,12 @@ class ADEvent:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        _require_text(self.video_id, "video_id")
-        _require_time(self.start, "start")
-        _require_time(self.end, "end")
+        require_text(self.video_id, "video_id")
+        require_time(self.start, "start")
+        require_time(self.end, "end")
         if self.end <= self.start:
             raise SchemaError("end", f"end ({self.end}) must be after start ({self.start})")
-        _require_text(self.text, "ad", allow_empty=True)
+        require_text(self.text, "ad", allow_empty=True)
         for i, ctx in enumerate(self.context):
             if not isinstance(ctx, ADEvent):
                 raise SchemaError(f"context[{i}]", "expected an ADEvent")
