@@ -331,3 +331,17 @@ def test_references_need_uids():
         formats.references([ADEvent("v", 0, 1, "x")])
     same_uid = [ADEvent("v", 0, 1, "x", uid="v#0"), ADEvent("v", 0, 1, "y", uid="v#0")]
     assert formats.references(same_uid) == {"v#0": ["x", "y"]}
+
+
+def test_mad_candidate_scores_survive_a_round_trip(tmp_path):
+    """Candidate ranking (threshold, top-k) needs the optional MAD `score` key kept."""
+    records = _mad_train_records()
+    records[0]["char"] = [_char(1, score=0.9), _char(2, score=0.2), _char(3)]
+    src = _write(tmp_path / "train.json", records)
+    first = formats.read_mad_train(src)[0]
+    assert [c.score for c in first.candidates] == [0.9, 0.2, None]
+    assert _same_json(src, formats.write_mad_train(tmp_path / "out.json", [
+        *formats.read_mad_train(src)]))
+    records[0]["char"][0]["score"] = "high"
+    with pytest.raises(DataError, match=r"record 0.*char\[0\]\.score"):
+        formats.read_mad_train(_write(tmp_path / "bad.json", records))

@@ -26,7 +26,8 @@ class DataConfig:
     fps: float = 5.0
     video_length: int = 8  # frames sampled per clip
     # "tsn": one random frame from each of video_length segments (release training);
-    # "linspace": evenly spaced frames (release evaluation); "all": every frame.
+    # "linspace": evenly spaced frames (release MAD evaluation); "linspace_pad": the same,
+    # zero-padded when the clip is shorter (release CMD-AD/TV-AD); "all": every frame.
     train_sampling: str = "tsn"
     eval_sampling: str = "linspace"
     # "release" rounds times to whole seconds before converting to frames, as the
@@ -35,7 +36,9 @@ class DataConfig:
     previous_clips: int = 1  # previous clips given as video (release: 1)
     context_ads: int = 0  # previous ADs given as text (release: 0 [code != paper]; paper: 1)
     # Which character list feeds the prompt: "auto" follows the release (MAD train:
-    # named_candidates, eval: refined), or "refined", "candidates", "named_candidates".
+    # named_candidates, an oracle list; eval: refined), "recognised" (refined when the
+    # file has it, else candidates: no answer key), or "refined", "candidates",
+    # "named_candidates".
     character_source: str = "auto"
     character_threshold: float | None = None  # keep candidates scoring >= this (paper: 0.5)
     max_characters: int | None = None  # top-k by score after the threshold (release: no cap)
@@ -68,6 +71,7 @@ class ModelConfig:
     train_norms: bool = False
     contrastive_loss: bool = True  # hinge max(0, CE_pos - CE_neg) with the previous AD
     contrastive_per_sample: bool = False  # paper's intent; release uses batch means
+    placeholder_logits: bool = True  # release: <video>/<v> embeddings add 2 tied logits to the loss
 
 
 @dataclass

@@ -65,6 +65,7 @@ _CLIP_KEYS = ("start", "end", "ad", "char", "char_in_ad", "content", "char_pred"
 _SHORT_CONTEXT_KEYS = ("start", "end", "ad")  # MAD eval context, TV/CMD content
 # Key order of the character dicts in the release's files.
 _MAD_CHAR = ("id", "name", "role")
+_SCORE = "score"  # optional recogniser score in MAD character dicts
 _CLIP_NAMED = ("id", "role", "name")  # TV/CMD "char"
 _CLIP_CANDIDATE = ("name", "role", "char_in_ad", "id")  # TV/CMD "char_pred", "prob"
 
@@ -270,11 +271,24 @@ class _Obj:
             char_id = entry.text("id", allow_empty=False)
             name, role = entry.text("name"), entry.text("role")
             short = entry.text("char_in_ad", required=False)
+            score = entry.optional_score()
             if entry.clean:
-                chars.append(Character(id=char_id, name=name, role=role, short_name=short))
-                if tuple(value) != shape:
+                chars.append(Character(id=char_id, name=name, role=role, short_name=short,
+                                       score=score))
+                if tuple(k for k in value if k != _SCORE) != shape:
                     self.odd_chars[f"{key}[{i}]"] = value
         return tuple(chars)
+
+    def optional_score(self) -> float | None:
+        """A character's recogniser score, an optional key of MAD character dicts (ours;
+        the release never reads ``char``), so candidate ranking survives a round trip."""
+        value = self.get(_SCORE, required=False)
+        if value is _MISSING:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.problem(_SCORE, f"expected a finite number, got {value!r}")
+            return None
+        return value
 
     def scores(self, key: str) -> list[float | int] | None:
         values = self.items(key)
@@ -548,9 +562,13 @@ def _arrange(event: ADEvent, fields: dict[str, Any], optional: Iterable[str] = (
     return {k: fields[k] for k in keys}
 
 
-def _char_dict(c: Character, shape: tuple[str, ...]) -> dict[str, str]:
+def _char_dict(c: Character, shape: tuple[str, ...]) -> dict[str, Any]:
     values = {"id": c.id, "name": c.name, "role": c.role, "char_in_ad": c.short_name}
-    return {k: values[k] for k in shape}
+    out: dict[str, Any] = {k: values[k] for k in shape}
+    # CMD/TV scores live in prob_data; MAD dicts carry their own optional score.
+    if shape == _MAD_CHAR and c.score is not None:
+        out[_SCORE] = c.score
+    return out
 
 
 def _chars(event: ADEvent, key: str, chars: Iterable[Character] | None,

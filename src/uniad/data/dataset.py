@@ -1,0 +1,292 @@
+"""The torch Dataset: annotations + feature store + character bank -> :class:`Sample`.
+
+One dataset serves training, evaluation and the synthetic demo (REFERENCE.md section 2):
+
+- the current clip's frames are read with :meth:`FeatureStore.window` and sampled to
+  ``data.video_length`` frames (TSN for training, linspace for evaluation, see
+  :mod:`uniad.data.sampling`);
+- the first ``data.previous_clips`` context entries become previous clips and the first
+  ``data.context_ads`` their AD texts, both oldest first;
+- the character list comes from the source ``data.character_source`` names, filtered by
+  score threshold and top-k, each character with its bank exemplar.
+
+Unlike the release, nothing is dropped silently: every event is checked at construction
+and the ones that cannot become a sample are listed in :attr:`ADDataset.dropped` with
+their reason and logged. Random frame draws come from a generator seeded by
+``(seed, epoch, index)``, so a sample is the same in any worker and on any rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from uniad.config import DataConfig
+from uniad.data.charbank import CharacterBank
+from uniad.data.features import FeatureStore, clip_key
+from uniad.data.sampling import SAMPLINGS, sample_frames
+from uniad.data.schema import ADEvent, Character, CharacterEntry, Sample
+from uniad.errors import DataError, UniADError
+
+log = logging.getLogger(__name__)
+
+# "recognised": what a system without the oracle knows: the refined list when the file
+# ships one, else the candidates (never the characters the reference AD names).
+CHARACTER_SOURCES = ("auto", "refined", "candidates", "named_candidates", "recognised")
+_SHOWN_REASONS = 5  # how many drop reasons a warning spells out
+
+
+def _check_config(config: DataConfig) -> None:
+    """Refuse settings the dataset cannot honour, naming the setting."""
+    for name in ("train_sampling", "eval_sampling"):
+        if getattr(config, name) not in SAMPLINGS:
+            raise UniADError(f"data.{name} must be one of {', '.join(SAMPLINGS)}, "
+                             f"got {getattr(config, name)!r}")
+    if config.character_source not in CHARACTER_SOURCES:
+        raise UniADError(f"data.character_source must be one of {', '.join(CHARACTER_SOURCES)},"
+                         f" got {config.character_source!r}")
+    for name, least in (("video_length", 1), ("previous_clips", 0), ("context_ads", 0)):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise UniADError(f"data.{name} must be an integer >= {least}, got {value!r}")
+    if config.max_characters is not None and config.max_characters < 0:
+        raise UniADError(f"data.max_characters must be >= 0, got {config.max_characters}")
+
+
+def character_pool(event: ADEvent, source: str, training: bool) -> tuple[Character, ...]:
+    """The character list ``source`` names for this event (before threshold and top-k).
+
+    ``"auto"`` follows the release: training reads ``named_candidates`` (MAD
+    ``ad_chars_in_chars``, an oracle list: the characters the reference AD names) when the
+    record has it, otherwise the refined list, otherwise the candidates.
+    """
+    if source == "auto":
+        if training and event.named_candidates is not None:
+            return event.named_candidates
+        source = "recognised"
+    if source == "recognised":
+        return event.refined if event.refined is not None else event.candidates
+    if source == "refined":
+        return event.refined or ()
+    if source == "named_candidates":
+        return event.named_candidates or ()
+    return event.candidates
+
+
+def select_characters(
+    event: ADEvent,
+    source: str,
+    training: bool,
+    threshold: float | None = None,
+    max_characters: int | None = None,
+) -> list[Character]:
+    """Characters for the prompt: source list, then ``score >= threshold``, then top-k.
+
+    Unscored entries (refined lists carry no scores: they are already a selection) pass
+    the threshold and rank after scored ones for top-k. The kept entries stay in the
+    list's own (cast) order, so the prompt does not reshuffle when scores move.
+    """
+    pool = list(character_pool(event, source, training))
+    if threshold is not None:
+        pool = [c for c in pool if c.score is None or c.score >= threshold]
+    if max_characters is not None and len(pool) > max_characters:
+        ranked = sorted(range(len(pool)),
+                        key=lambda i: (pool[i].score is None, -(pool[i].score or 0.0)))
+        keep = set(ranked[:max_characters])
+        pool = [c for i, c in enumerate(pool) if i in keep]
+    return [c if c.short_name else dataclasses.replace(c, short_name=c.display_name)
+            for c in pool]
+
+
+def window_problem(
+    store: FeatureStore, video_id: str, start: float, end: float, frames: int | None = None
+) -> str | None:
+    """Why ``store.window(video_id, start, end)`` would fail, without reading frames.
+
+    Mirrors the store's own checks (unknown id, span starting after the video's end) with
+    metadata only, so checking a few hundred thousand events costs no feature reads.
+    ``frames`` is the video's known length (timeline layout), to skip the lookup.
+    """
+    if store.layout == "clip":
+        key = clip_key(video_id, start, end)
+        return None if store.has(key) else f"no clip features under key {key!r}"
+    if frames is None:
+        if not store.has(video_id):
+            return f"video {video_id!r} is not in the feature store {store.path}"
+        frames = store.num_frames(video_id)
+    if start * store.fps >= frames - 1e-6:
+        return (f"span {start}-{end} s starts after the video ends "
+                f"({frames / store.fps:.1f} s at {store.fps:g} fps)")
+    return None
+
+
+def _oldest_first(items: Sequence, count: int) -> list:
+    """The ``count`` nearest of a nearest-first list, reordered oldest first."""
+    return list(reversed(items[:count]))
+
+
+class ADDataset(Dataset):
+    """AD events -> :class:`Sample` (see the module docstring).
+
+    ``training`` picks ``config.train_sampling`` (random, per ``(seed, epoch, index)``)
+    or ``config.eval_sampling``, and the ``"auto"`` character source. ``bank=None``
+    gives samples without characters (the no-bank ablation). Tensors are float32.
+    The store opens its HDF5 handle lazily per process, so the dataset can be handed to a
+    ``DataLoader`` with worker processes.
+
+    ``data.max_ad_tokens`` is not applied here: it needs the tokenizer, so the sequence
+    builder enforces it.
+    """
+
+    def __init__(
+        self,
+        events: Sequence[ADEvent],
+        features: FeatureStore,
+        bank: CharacterBank | None,
+        config: DataConfig,
+        training: bool,
+        seed: int = 0,
+    ) -> None:
+        _check_config(config)
+        self.features = features
+        self.bank = bank
+        self.config = config
+        self.training = training
+        self.seed = seed
+        self.epoch = 0
+        self.sampling = config.train_sampling if training else config.eval_sampling
+        self._check_dims()
+
+        self.events: list[ADEvent] = []
+        self.dropped: list[tuple[str, str]] = []
+        self.without_context: list[str] = []  # uids kept with fewer previous clips
+        self.missing_exemplars: Counter[str] = Counter()  # "<video>/<character id>" -> events
+        self._previous: list[tuple[ADEvent, ...]] = []  # usable previous clips, oldest first
+        self._characters: list[list[CharacterEntry]] = []
+        self._lengths: dict[str, int | None] = {}  # frames per video (None: not stored)
+        self._unusable_context = 0  # events whose earlier AD exists but whose clip does not
+        for event in events:
+            self._add(event)
+        self._log_summary(len(events))
+
+    # -- construction ----------------------------------------------------------------------
+
+    def _check_dims(self) -> None:
+        """A bank of another width than the features can never work: say so up front."""
+        if self.bank is None or self.bank.feature_dim is None or not self.features.feature_shape:
+            return
+        width = self.features.feature_shape[-1]
+        if self.bank.feature_dim != width:
+            raise DataError(self.bank.source, f"exemplars have width {self.bank.feature_dim} "
+                            f"but the features in {self.features.path} have width {width}",
+                            field="exemplar")
+
+    def _window_problem(self, video_id: str, start: float, end: float) -> str | None:
+        """:func:`window_problem` with each video's length looked up once."""
+        if self.features.layout == "timeline" and video_id not in self._lengths:
+            has = self.features.has(video_id)
+            self._lengths[video_id] = self.features.num_frames(video_id) if has else None
+        return window_problem(self.features, video_id, start, end, self._lengths.get(video_id))
+
+    def _add(self, event: ADEvent) -> None:
+        problem = self._window_problem(event.video_id, event.start, event.end)
+        if problem is not None:
+            self.dropped.append((event.uid, problem))
+            return
+        wanted = _oldest_first(event.context, self.config.previous_clips)
+        usable = tuple(c for c in wanted
+                       if self._window_problem(event.video_id, c.start, c.end) is None)
+        if len(usable) < self.config.previous_clips:
+            if self.config.drop_without_context:
+                self.dropped.append((event.uid, f"has {len(usable)} of the "
+                                     f"{self.config.previous_clips} previous clips asked for "
+                                     "and data.drop_without_context is set"))
+                return
+            self.without_context.append(event.uid)
+            if len(usable) < len(wanted):
+                self._unusable_context += 1
+        self.events.append(event)
+        self._previous.append(usable)
+        self._characters.append(self._entries(event))
+
+    def _entries(self, event: ADEvent) -> list[CharacterEntry]:
+        if self.bank is None:
+            return []
+        entries = []
+        for character in select_characters(
+            event, self.config.character_source, self.training,
+            self.config.character_threshold, self.config.max_characters,
+        ):
+            exemplar = self.bank.exemplar(event.video_id, character.id)
+            if exemplar is None:
+                self.missing_exemplars[f"{event.video_id}/{character.id}"] += 1
+                continue
+            entries.append(CharacterEntry(character, exemplar))
+        return entries
+
+    def _log_summary(self, total: int) -> None:
+        if self.dropped:
+            shown = "; ".join(f"{uid}: {why}" for uid, why in self.dropped[:_SHOWN_REASONS])
+            log.warning("dropped %d of %d events (first: %s)", len(self.dropped), total, shown)
+        if self.without_context:
+            # A video's first ADs have no earlier AD: expected. A missing clip is not.
+            level = logging.WARNING if self._unusable_context else logging.INFO
+            log.log(level, "%d events have fewer than %d previous clips (%d of them because "
+                    "the clip lies outside the features) and are kept without them (first: %s)",
+                    len(self.without_context), self.config.previous_clips,
+                    self._unusable_context, ", ".join(self.without_context[:_SHOWN_REASONS]))
+        if self.missing_exemplars:
+            log.warning("%d selected character entries have no exemplar in the bank and are "
+                        "left out (first: %s)", sum(self.missing_exemplars.values()),
+                        ", ".join(list(self.missing_exemplars)[:_SHOWN_REASONS]))
+        if self.events and self.bank is not None and not any(self._characters):
+            log.warning("no event has characters with character_source=%r (training=%s); "
+                        "MAD eval files ship only the refined list ('refined', 'recognised')",
+                        self.config.character_source, self.training)
+
+    # -- access ----------------------------------------------------------------------------
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random frame draws (training). Call it before iterating the epoch's
+        DataLoader; workers kept alive across epochs (``persistent_workers``) hold a copy
+        of the dataset and would not see the change."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def _clip(
+        self, video_id: str, start: float, end: float, rng: np.random.Generator
+    ) -> torch.Tensor:
+        frames = self.features.window(video_id, start, end)
+        sampled = sample_frames(frames, self.config.video_length, self.sampling, rng)
+        return torch.from_numpy(np.ascontiguousarray(sampled, dtype=np.float32))
+
+    def __getitem__(self, index: int) -> Sample:
+        event = self.events[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        video = self._clip(event.video_id, event.start, event.end, rng)
+        previous = [self._clip(event.video_id, c.start, c.end, rng) for c in self._previous[index]]
+        characters = [CharacterEntry(e.character, e.exemplar.to(torch.float32))
+                      for e in self._characters[index]]
+        return Sample(
+            sample_id=event.uid,
+            event=event,
+            video=video,
+            previous_videos=previous,
+            context_texts=[c.text for c in _oldest_first(event.context, self.config.context_ads)],
+            characters=characters,
+            target=event.text,
+        )
+
+
+def collate_samples(samples: list[Sample]) -> list[Sample]:
+    """Keep a batch as a list of samples: the model's sequence builder pads and stacks,
+    because the interleaved sequences differ in layout (characters, context) per sample."""
+    return list(samples)
