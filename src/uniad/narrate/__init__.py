@@ -1,1 +1,8 @@
-"""Narration of a real video: decoding, features, AD slots, subtitles, speech, mixing."""
+"""Narration of a real video: decoding, features, AD slots, subtitles, speech, mixing.
+
+One module per step: ``video`` (PyAV decoding), ``encoder`` (CLIP image features),
+``extract`` (cached HDF5 feature store), ``cast`` (cast file -> character bank), ``slots``
+(gaps between dialogue), ``tracks`` (SRT/WebVTT/JSON, fitting text to a slot), ``speech``
+(TTS fitted to slots), ``mix`` (adding the AD track with ffmpeg) and ``pipeline`` (the
+steps around the model, which it reaches through one callable).
+"""
