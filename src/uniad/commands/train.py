@@ -1,0 +1,112 @@
+"""`uniad train`: train UniAD from annotations + features (+ bank), plain or under torchrun.
+
+The same command line runs on one process and under ``torchrun --nproc_per_node N``
+(any number of nodes); see ``uniad.train.loop`` for what a run folder holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _handler(args: argparse.Namespace) -> int:
+    import torch
+
+    from uniad.config import load_config
+    from uniad.model.uniad import UniAD
+    from uniad.data.dataset import collate_samples
+    from uniad.train.data import open_split
+    from uniad.train.distributed import cleanup_distributed, init_distributed
+    from uniad.train.loop import train
+    from uniad.train.monitor import write_run_info
+
+    config = load_config(args.preset, args.config, args.set)
+    ctx = init_distributed(args.device)
+    try:
+        if ctx.is_main and not args.resume and (Path(args.out) / "checkpoints").is_dir():
+            log.warning("%s already holds checkpoints; without --resume training starts "
+                        "from step 0", args.out)
+        seed = config.train.seed
+        train_set = open_split(args.train_data, args.features, args.bank, config.data,
+                               training=True, seed=seed)
+        val_set = None
+        if args.val_data:
+            val_set = open_split(args.val_data, args.features, args.bank, config.data,
+                                 training=False, seed=seed)
+        # Same seed on every rank so all replicas start alike (DDP also broadcasts rank 0's).
+        torch.manual_seed(seed)
+        corpus = [event.text for event in train_set.events]  # trains the "tiny" LLM's tokenizer
+        model = UniAD.build(config, corpus=corpus)
+        train_set = _within_token_limit(train_set, model, config)
+        if ctx.is_main:
+            data = {"train_data": args.train_data, "val_data": args.val_data,
+                    "features": args.features, "bank": args.bank}
+            write_run_info(Path(args.out), config, data, extra={"world_size": ctx.world_size})
+        result = train(
+            model, train_set, config.train, args.out,
+            collate_fn=collate_samples, val_set=val_set, resume=args.resume,
+            stop_at_step=args.stop_at_step, ctx=ctx,
+            find_unused_parameters=args.find_unused_parameters,
+        )  # fmt: skip
+        if ctx.is_main:
+            where = (f"{result.run_dir}/final" if result.completed
+                     else f"{result.run_dir}/checkpoints (continue with --resume)")
+            print(f"trained {result.global_step}/{result.total_steps} steps, "
+                  f"last loss {result.last_loss}; weights in {where}")
+    finally:
+        cleanup_distributed()
+    return 0
+
+
+def _within_token_limit(dataset, model, config):
+    """The training set without ADs longer than ``data.max_ad_tokens`` (the release drops
+    them; so do we, with a logged count). It needs the model's tokenizer, hence after build."""
+    from uniad.data.dataset import ADDataset
+    from uniad.model.sequence import within_target_limit
+
+    kept = within_target_limit(dataset.events, model.builder, config.data.max_ad_tokens,
+                               check_previous=config.model.contrastive_loss)
+    if len(kept) == len(dataset.events):
+        return dataset
+    return ADDataset(kept, dataset.features, dataset.bank, dataset.config,
+                     training=True, seed=dataset.seed)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train UniAD (plain or under torchrun), resumable",
+        description=(
+            "Train the mappers and adapters of UniAD on AD annotations, video features and a "
+            "character bank. Run it directly or under `torchrun --nproc_per_node N`. The run "
+            "folder gets config.yaml, run.json, metrics.jsonl, tensorboard/, loss.png, "
+            "checkpoints/step_*/ (atomic; `latest` names the newest) and final/."
+        ),
+    )
+    parser.add_argument("--preset", choices=("demo", "mad", "cmdad", "tvad"), default=None,
+                        help="settings preset")
+    parser.add_argument("--config", default=None, help="YAML file overriding the preset")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one setting (repeatable)")
+    parser.add_argument("--train-data", required=True,
+                        help="training annotations (MAD / CMD-AD / TV-AD JSON)")
+    parser.add_argument("--features", required=True, help="video features (HDF5)")
+    parser.add_argument("--bank", default=None,
+                        help="character bank (.safetensors, .json or legacy .pth.tar)")
+    parser.add_argument("--val-data", default=None,
+                        help="validation annotations (loss every train.eval_every steps)")
+    parser.add_argument("--out", required=True, help="run folder (created)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run folder's latest checkpoint")
+    parser.add_argument("--stop-at-step", type=int, default=None, metavar="N",
+                        help="stop after optimizer step N with a checkpoint, schedule "
+                             "unchanged (continue with --resume)")
+    parser.add_argument("--device", default="auto", help="auto (GPU if present), cuda or cpu")
+    parser.add_argument("--find-unused-parameters", action="store_true",
+                        help="DDP: allow parameters that get no gradient in a step "
+                             "(e.g. batches without characters)")
+    parser.set_defaults(func=_handler)
