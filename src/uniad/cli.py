@@ -21,6 +21,11 @@ COMMAND_MODULES = [
     "uniad.commands.demo",
     "uniad.commands.synth",
     "uniad.commands.data",
+    "uniad.commands.train",
+    "uniad.commands.score",
+    "uniad.commands.bench",
+    "uniad.commands.inspect",
+    "uniad.commands.release",
 ]
 
 
