@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "uniad.commands.synth",
     "uniad.commands.data",
     "uniad.commands.train",
+    "uniad.commands.evaluate",
     "uniad.commands.score",
     "uniad.commands.bench",
     "uniad.commands.inspect",

@@ -1,0 +1,106 @@
+"""The files an evaluation leaves for people: predictions.json, scores.json, report.md,
+per_movie.csv.
+
+Best and worst examples are ranked by per-sample CIDEr-D (the same pooled computation as
+the corpus score, so a sample's number is comparable with the table above it); ties keep
+dataset order.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from uniad.eval.scoring import ScoreReport, report_markdown
+from uniad.eval.synthetic_accuracy import Judgement, accuracy
+
+if TYPE_CHECKING:
+    from uniad.eval.evaluate import EvalResult
+
+EXAMPLES = 5  # best and worst examples shown in report.md
+_SHOWN_DROPS = 50  # dropped samples listed in report.md (scores.json lists all)
+
+
+def write_outputs(result: EvalResult, judgements: Mapping[str, Judgement] | None = None) -> None:
+    """predictions.json, scores.json, report.md and per_movie.csv into ``result.out_dir``."""
+    out = result.out_dir
+    (out / "predictions.json").write_text(
+        json.dumps(result.predictions, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    payload = {
+        "scores": result.scores, "counts": result.counts, "notes": result.notes,
+        "settings": result.settings,
+        "dropped": [{"uid": uid, "reason": why} for uid, why in result.dropped],
+    }
+    (out / "scores.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(report_text(result), encoding="utf-8")
+    write_per_movie(out / "per_movie.csv", result, judgements)
+
+
+def _example(record: dict, cider: float) -> list[str]:
+    context = " / ".join(record.get("context") or []) or "(none)"
+    return [
+        f"**{record['uid']}** ({record['video_id']}, {record['start']:g}-{record['end']:g} s), "
+        f"CIDEr {cider:.1f}",
+        "",
+        f"- context: {context}",
+        f"- reference: {record['reference']}",
+        f"- generated: {record['prediction'] or '(empty)'}",
+        "",
+    ]
+
+
+def report_text(result: EvalResult, examples: int = EXAMPLES) -> str:
+    """The Markdown report: metric table, counts and notes, settings, dropped samples,
+    best and worst examples beside their reference and previous-AD context."""
+    lines = [report_markdown(ScoreReport(result.scores, result.notes, result.counts),
+                             "UniAD evaluation").rstrip(), "", "## Settings", "", "```json",
+             json.dumps(result.settings, indent=2), "```", ""]
+    if result.dropped:
+        lines += [f"## Dropped samples ({len(result.dropped)})", ""]
+        lines += [f"- {uid}: {why}" for uid, why in result.dropped[:_SHOWN_DROPS]]
+        if len(result.dropped) > _SHOWN_DROPS:
+            lines.append(f"- ... {len(result.dropped) - _SHOWN_DROPS} more in scores.json")
+        lines.append("")
+    ranked = sorted(result.records, key=lambda r: -result.sample_cider[r["uid"]])
+    n = min(examples, len(ranked) // 2 or len(ranked))
+    for title, chosen in (("Best", ranked[:n]), ("Worst", ranked[::-1][:n])):
+        lines += [f"## {title} {len(chosen)} examples (per-sample CIDEr-D)", ""]
+        for record in chosen:
+            lines += _example(record, result.sample_cider[record["uid"]])
+    return "\n".join(lines)
+
+
+def per_movie_rows(
+    result: EvalResult, judgements: Mapping[str, Judgement] | None = None
+) -> list[dict[str, object]]:
+    """One row per movie: sample count, mean per-sample CIDEr-D and, with synthetic truth,
+    name/pronoun accuracy (empty where the movie has no such event)."""
+    by_movie: dict[str, list[str]] = {}
+    for record in result.records:
+        by_movie.setdefault(record["video_id"], []).append(record["uid"])
+    rows = []
+    for movie, uids in by_movie.items():
+        row: dict[str, object] = {
+            "movie": movie, "n": len(uids),
+            "CIDEr": round(sum(result.sample_cider[u] for u in uids) / len(uids), 4),
+        }
+        if judgements is not None:
+            acc = accuracy(judgements[u] for u in uids if u in judgements)
+            for label in ("NameAcc", "PronounAcc"):
+                row[label] = round(acc[label], 4) if label in acc else ""
+                row[f"{label} n"] = acc[f"{label} n"]
+        rows.append(row)
+    return rows
+
+
+def write_per_movie(
+    path: Path, result: EvalResult, judgements: Mapping[str, Judgement] | None = None
+) -> None:
+    rows = per_movie_rows(result, judgements)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["movie", "n", "CIDEr"])
+        writer.writeheader()
+        writer.writerows(rows)
