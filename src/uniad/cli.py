@@ -20,6 +20,7 @@ from uniad.errors import UniADError
 COMMAND_MODULES = [
     "uniad.commands.demo",
     "uniad.commands.synth",
+    "uniad.commands.narrate",
     "uniad.commands.data",
     "uniad.commands.train",
     "uniad.commands.evaluate",

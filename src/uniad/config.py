@@ -72,6 +72,9 @@ class ModelConfig:
     contrastive_loss: bool = True  # hinge max(0, CE_pos - CE_neg) with the previous AD
     contrastive_per_sample: bool = False  # paper's intent; release uses batch means
     placeholder_logits: bool = True  # release: <video>/<v> embeddings add 2 tied logits to the loss
+    # The visual encoder the features came from, as a feature store's ``encoder`` attribute
+    # names it (``uniad train`` records it); None = unknown (e.g. the release's MAD files).
+    visual_encoder: str | None = None
 
 
 @dataclass

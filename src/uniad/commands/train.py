@@ -37,6 +37,8 @@ def _handler(args: argparse.Namespace) -> int:
         if args.val_data:
             val_set = open_split(args.val_data, args.features, args.bank, config.data,
                                  training=False, seed=seed)
+        # The checkpoint names the encoder of its features, so `uniad narrate` can refuse others.
+        config.model.visual_encoder = train_set.features.attrs.get("encoder") or None
         # Same seed on every rank so all replicas start alike (DDP also broadcasts rank 0's).
         torch.manual_seed(seed)
         corpus = [event.text for event in train_set.events]  # trains the "tiny" LLM's tokenizer

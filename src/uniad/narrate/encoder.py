@@ -10,6 +10,7 @@ torchvision, so it is not part of the default install (``pip install uniad[openc
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,6 +139,29 @@ def random_clip_encoder(name: str | None = None, **config: Any) -> CLIPVisionEnc
     return CLIPVisionEncoder.from_model(
         model, _processor_for(cfg.image_size), name or f"clip:random:{cfg.projection_dim}"
     )
+
+
+RANDOM_PREFIX = "random-clip:"
+
+
+def random_clip_name(**config: Any) -> str:
+    """The name of a random CLIP encoder that holds its own recipe: ``"random-clip:"`` + the
+    ``CLIPVisionConfig`` fields as sorted JSON (weights are seed 0). A checkpoint trained on
+    such features records this name, so tests and the demo rebuild the same encoder from it
+    (:func:`encoder_from_name`) without any weights file."""
+    return RANDOM_PREFIX + json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def encoder_from_name(name: str) -> CLIPVisionEncoder | None:
+    """Rebuild the encoder a recorded name describes, or None when the name needs real
+    weights (a CLIP folder the user must supply)."""
+    if not name.startswith(RANDOM_PREFIX):
+        return None
+    try:
+        config = json.loads(name[len(RANDOM_PREFIX):])
+    except json.JSONDecodeError as exc:
+        raise UniADError(f"encoder name {name!r}: malformed random-clip recipe ({exc})") from exc
+    return random_clip_encoder(name=name, **config)
 
 
 class OpenCLIPEncoder:

@@ -1,0 +1,97 @@
+"""UniAD as a :class:`~uniad.narrate.pipeline.Describer`: one slot -> one Sample -> one AD.
+
+Each slot becomes the same kind of :class:`Sample` evaluation feeds the model: the slot's
+frames from the feature store sampled with ``data.eval_sampling`` to ``data.video_length``,
+the previous narrated slot(s) as previous video (``data.previous_clips``), the ADs
+narrated so far as context text (``data.context_ads``, oldest first) and the cast as
+characters. There is no face recogniser, so the cast is either given whole or, with
+``max_characters``, cut to the k members whose exemplar is most similar (cosine) to the
+clip's mean frame: a cheap stand-in for "who is on screen" on the same CLIP features.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from uniad.data.charbank import CharacterBank
+from uniad.data.features import FeatureStore
+from uniad.data.sampling import sample_frames
+from uniad.data.schema import ADEvent, CharacterEntry, Sample
+from uniad.narrate.pipeline import Description
+from uniad.narrate.slots import Slot
+from uniad.narrate.tracks import NarratedAD
+
+# LLaMA-style tokenizers spend ~1.3-1.5 tokens per English word; 2 leaves room for
+# punctuation and names, and the pipeline re-asks or cuts what still runs over.
+TOKENS_PER_WORD = 2.0
+
+
+class UniADDescriber:
+    """Describe slots of ``video_id`` with ``model`` (a :class:`~uniad.model.uniad.UniAD`)."""
+
+    def __init__(
+        self,
+        model: Any,
+        store: FeatureStore,
+        video_id: str,
+        bank: CharacterBank,
+        max_characters: int | None = None,
+    ) -> None:
+        self.model = model
+        self.store = store
+        self.video_id = video_id
+        self.data = model.config.data
+        self.max_characters = max_characters
+        cast = bank.cast(video_id)
+        self.cast = [CharacterEntry(c, bank.exemplar(video_id, c.id).to(torch.float32))
+                     for c in cast]
+        self._name_patterns = [
+            (c.display_name, re.compile(rf"\b{re.escape(c.display_name)}\b"))
+            for c in cast if c.display_name
+        ]
+
+    def clip(self, start: float, end: float) -> torch.Tensor:
+        """The span's frames sampled as in evaluation (deterministic)."""
+        frames = self.store.window(self.video_id, start, end)
+        sampled = sample_frames(frames, self.data.video_length, self.data.eval_sampling)
+        return torch.from_numpy(sampled)
+
+    def characters_for(self, clip: torch.Tensor) -> list[CharacterEntry]:
+        """All cast, or the ``max_characters`` nearest to the clip's mean frame (cosine)."""
+        if self.max_characters is None or len(self.cast) <= self.max_characters:
+            return list(self.cast)
+        mean = torch.nn.functional.normalize(clip.float().mean(0), dim=-1)
+        scores = [float(torch.nn.functional.normalize(e.exemplar.mean(0), dim=-1) @ mean)
+                  for e in self.cast]
+        top = np.argsort(scores)[::-1][: self.max_characters]
+        return [self.cast[i] for i in sorted(top)]  # cast order kept: the prompt stays stable
+
+    def sample(self, slot: Slot, previous: Sequence[NarratedAD]) -> Sample:
+        video = self.clip(slot.start, slot.end)
+        earlier = list(previous)[-self.data.previous_clips:] if self.data.previous_clips else []
+        contexts = list(previous)[-self.data.context_ads:] if self.data.context_ads else []
+        event = ADEvent(self.video_id, slot.start, slot.end, "",
+                        uid=f"{self.video_id}#{slot.start:.3f}")
+        return Sample(
+            sample_id=event.uid,
+            event=event,
+            video=video,
+            previous_videos=[self.clip(ad.start, ad.end) for ad in earlier],
+            context_texts=[ad.text for ad in contexts],
+            characters=self.characters_for(video),
+        )
+
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
+        sample = self.sample(slot, previous)
+        cap = self.model.config.generation.max_new_tokens
+        max_new = max(1, min(cap, math.ceil(max_words * TOKENS_PER_WORD)))
+        text = self.model.generate([sample], max_new_tokens=max_new)[0]
+        named = tuple(name for name, pattern in self._name_patterns if pattern.search(text))
+        given = [e.character.id for e in sample.characters]
+        return Description(text, named, {"max_new_tokens": max_new, "characters_given": given})

@@ -1,0 +1,163 @@
+"""Narrate a video end to end with a trained UniAD: the glue behind ``uniad narrate``.
+
+probe -> slots -> encoder checked against the checkpoint -> features (cached) -> cast bank
+-> one AD per slot -> SRT/WebVTT/JSON (+ speech, + mixed video). Every check that can
+fail (missing files, wrong encoder) runs before the first generation, so a mistake costs
+seconds, not a film's worth of decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uniad.errors import DataError, UniADError
+from uniad.narrate.cast import build_bank, read_cast
+from uniad.narrate.encoder import CLIPVisionEncoder, VisualEncoder, encoder_from_name
+from uniad.narrate.extract import (
+    cache_path, check_encoder, extract_features, store_encoder, video_id_for,
+)
+from uniad.narrate.pipeline import describe_slots, find_slots, render
+from uniad.narrate.slots import Slot
+from uniad.narrate.tracks import NarratedAD
+from uniad.narrate.video import probe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NarrationResult:
+    """What a narration produced; ``timings`` (seconds per stage) go into ``ad.json`` too."""
+
+    slots: list[Slot]
+    ads: list[NarratedAD]
+    paths: dict[str, Path]
+    features: Path
+    encoder: str
+    cache_hit: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_encoder(
+    encoder: VisualEncoder | str | Path | None, recorded: str | None
+) -> VisualEncoder:
+    """The visual encoder to use: one given, a CLIP folder, or (none given) the random test
+    encoder the checkpoint's name describes. Real CLIP weights cannot be downloaded here,
+    so a checkpoint trained on them needs ``--visual-encoder``."""
+    if isinstance(encoder, (str, Path)):
+        return CLIPVisionEncoder(encoder)
+    if encoder is not None:
+        return encoder
+    rebuilt = encoder_from_name(recorded) if recorded else None
+    if rebuilt is None:
+        raise UniADError(
+            f"no visual encoder given: the checkpoint was trained on features from "
+            f"{recorded or 'an unrecorded encoder'!r}; pass --visual-encoder with a local "
+            "folder of those weights (for MAD checkpoints CLIP ViT-L/14, e.g. a copy of "
+            "openai/clip-vit-large-patch14; nothing is downloaded)"
+        )
+    return rebuilt
+
+
+def load_model(checkpoint_or_model: Any, device: str = "cpu") -> Any:
+    """A UniAD instance, or one loaded from a ``save_pretrained`` folder."""
+    if isinstance(checkpoint_or_model, (str, Path)):
+        from uniad.model.uniad import UniAD
+
+        return UniAD.from_pretrained(checkpoint_or_model, device=device)
+    return checkpoint_or_model
+
+
+def narrate(
+    video: str | Path,
+    cast: str | Path,
+    checkpoint_or_model: Any,
+    out_dir: str | Path,
+    *,
+    subtitles: str | Path | None = None,
+    encoder: VisualEncoder | str | Path | None = None,
+    speak: bool = False,
+    mix: bool = False,
+    min_gap: float = 1.5,
+    max_len: float = 8.0,
+    words_per_second: float = 2.5,
+    fps: float = 5.0,
+    max_characters: int | None = None,
+    cache_dir: str | Path | None = None,
+    engine: Any = None,
+    device: str = "cpu",
+) -> NarrationResult:
+    """Write an AD track for ``video`` into ``out_dir`` (see the module docstring).
+
+    ``cache_dir`` defaults to ``<out_dir>/cache``; ``engine`` (a TTS engine) defaults to
+    espeak-ng when ``speak``; ``mix`` needs ``speak``.
+    """
+    from uniad.data.features import FeatureStore
+    from uniad.narrate.describer import UniADDescriber
+
+    video, out = Path(video), Path(out_dir)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
+    if not video.is_file():
+        raise DataError(video, "video file not found")
+    if mix and not speak:
+        raise UniADError("mixing needs speech: pass --speak with --mix")
+    for member in read_cast(cast):  # cheap: a missing photo fails before any decoding
+        for photo in member.photos:
+            if not photo.is_file():
+                raise DataError(cast, f"photo {photo} not found", record=member.record,
+                                field="photos")
+    if speak and engine is None:  # a missing espeak-ng shows here, not after generation
+        from uniad.narrate.speech import EspeakEngine
+
+        engine = EspeakEngine()
+    info = probe(video)
+    slots = find_slots(video, info, subtitles, min_gap=min_gap, max_len=max_len)
+    model = load_model(checkpoint_or_model, device)
+    lap("load")
+
+    expected = model.config.model
+    visual = resolve_encoder(encoder, expected.visual_encoder)
+    check_encoder(visual.name, visual.feature_dim, expected.visual_encoder, expected.feature_dim,
+                  f"visual encoder {visual.name}")
+    cache = Path(cache_dir) if cache_dir is not None else out / "cache"
+    cache_hit = cache_path(video, visual.name, fps, cache).is_file()
+    features = extract_features(video, visual, fps=fps, cache_dir=cache)
+    name, width = store_encoder(features)
+    check_encoder(name, width, expected.visual_encoder, expected.feature_dim, str(features))
+    video_id = video_id_for(video)
+    bank = build_bank(cast, visual, video_id)
+    lap("features")
+
+    store = FeatureStore(features, fps=fps)
+    try:
+        describer = UniADDescriber(model, store, video_id, bank, max_characters=max_characters)
+        ads = describe_slots(slots, describer, words_per_second=words_per_second)
+    finally:
+        store.close()
+    lap("describe")
+
+    checkpoint = checkpoint_or_model if isinstance(checkpoint_or_model, (str, Path)) else None
+    run_info = {"video": str(video), "cast": str(cast),
+                "subtitles": str(subtitles) if subtitles else None,
+                "checkpoint": str(checkpoint) if checkpoint else None,
+                "encoder": visual.name, "fps": fps, "words_per_second": words_per_second,
+                "min_gap": min_gap, "slots": [[s.start, s.end] for s in slots],
+                "feature_cache_hit": cache_hit,
+                "timings": timings}
+    paths = render(ads, video, out, info.duration, engine=engine if speak else None, mix=mix,
+                   info=run_info)
+    lap("render")
+    log.info("narrated %d of %d slots of %s in %.1f s (%s)", len(ads), len(slots), video,
+             sum(timings.values()), ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    return NarrationResult(slots, ads, paths, features, visual.name, cache_hit, timings)

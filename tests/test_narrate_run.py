@@ -1,0 +1,160 @@
+"""`uniad narrate` end to end: generated media, a PIL-drawn cast, a tiny random UniAD."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import srt
+import torch
+import webvtt
+from media import DIALOGUE, DURATION, SILENT, ffprobe_duration, ffprobe_streams, make_srt, make_video
+from PIL import Image, ImageDraw
+
+from uniad.cli import main
+from uniad.config import load_config
+from uniad.narrate.encoder import random_clip_encoder, random_clip_name
+
+# A CLIP vision tower small enough for a 2-core CPU; its width is the model's feature_dim.
+TINY_CLIP = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
+                 num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("narrate")
+    photos = []
+    for name, color in (("anna.png", (200, 40, 40)), ("ben.png", (40, 40, 200))):
+        image = Image.new("RGB", (48, 48), color)
+        ImageDraw.Draw(image).ellipse((12, 8, 36, 40), fill=(230, 200, 170))
+        image.save(root / name)
+        photos.append(name)
+    cast = [{"name": "Ann Actor", "role": "Anna Smith", "short_name": "Anna", "gender": "female",
+             "photos": [photos[0]]},
+            {"name": "Ben Actor", "role": "Ben Jones", "gender": "male", "photos": [photos[1]]}]
+    (root / "cast.json").write_text(json.dumps({"cast": cast}))
+
+    from uniad.model.uniad import UniAD
+
+    config = load_config("demo", overrides=[
+        "model.llm=tiny", f"model.feature_dim={TINY_CLIP['projection_dim']}",
+        "model.num_latents=2", "generation.max_new_tokens=12"])
+    config.model.visual_encoder = random_clip_name(**TINY_CLIP)
+    torch.manual_seed(0)
+    corpus = ["Anna walks in.", "Ben sits down at the table.", "She looks at him."] * 4
+    UniAD.build(config, corpus=corpus).save_pretrained(root / "ckpt")
+    return {"root": root, "video": make_video(root / "clip.mp4"),
+            "srt": make_srt(root / "dialogue.srt"), "cast": root / "cast.json",
+            "ckpt": root / "ckpt"}
+
+
+def _narrate(media, out, *extra):
+    return main(["narrate", str(media["video"]), "--cast", str(media["cast"]),
+                 "--checkpoint", str(media["ckpt"]), "--out", str(out),
+                 "--cache-dir", str(media["root"] / "cache"), *extra])
+
+
+def test_narrate_writes_tracks_between_dialogue_speech_and_mix(media, tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        assert _narrate(media, tmp_path / "a", "--subtitles", str(media["srt"]),
+                        "--speak", "--mix") == 0
+    out = tmp_path / "a"
+    report = json.loads((out / "ad.json").read_text())
+    # One slot inside each dialogue gap of at least --min-gap (1.5 s), none elsewhere.
+    bounds = [0.0] + [t for a, b, _ in DIALOGUE for t in (a, b)] + [DURATION]
+    gaps = [(a, b) for a, b in zip(bounds[::2], bounds[1::2]) if b - a >= 1.5]
+    slots = report["info"]["slots"]
+    assert len(slots) == len(gaps) == 2
+    assert all(a <= s <= e <= b for (s, e), (a, b) in zip(slots, gaps))
+    assert report["ads"], "the tiny model produced no AD at all"
+    cues = list(srt.parse((out / "ad.srt").read_text()))
+    vtt = webvtt.read(str(out / "ad.vtt"))
+    assert len(cues) == len(vtt.captions) == len(report["ads"])
+    for cue in cues:
+        start, end = cue.start.total_seconds(), cue.end.total_seconds()
+        assert all(end <= a or start >= b for a, b, _ in DIALOGUE), (start, end)
+        assert 0 <= start < end <= DURATION
+    for ad in report["ads"]:
+        assert len(ad["text"].split()) <= ad["meta"]["word_budget"]
+        assert set(ad["characters"]) <= {"Anna", "Ben"}
+    mixed = out / "clip.ad.mp4"
+    audio_in = [s for s in ffprobe_streams(media["video"]) if s["codec_type"] == "audio"]
+    audio_out = [s for s in ffprobe_streams(mixed) if s["codec_type"] == "audio"]
+    assert len(audio_out) == len(audio_in) + 1
+    assert ffprobe_duration(mixed) == pytest.approx(ffprobe_duration(media["video"]), abs=0.1)
+
+    # Second run (other output folder, same cache): features are not extracted again.
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert _narrate(media, tmp_path / "b", "--subtitles", str(media["srt"])) == 0
+    assert any("feature cache hit" in r.getMessage() for r in caplog.records)
+    assert json.loads((tmp_path / "b" / "ad.json").read_text())["info"]["feature_cache_hit"]
+    assert not (tmp_path / "b" / "ad.wav").exists()
+
+
+def test_slots_from_the_soundtrack_without_subtitles(media, tmp_path):
+    assert _narrate(media, tmp_path / "c") == 0
+    report = json.loads((tmp_path / "c" / "ad.json").read_text())
+    slots = report["info"]["slots"]
+    assert len(slots) == len(SILENT)
+    assert all(a - 0.5 <= s < e <= b + 0.5 for (s, e), (a, b) in zip(slots, SILENT))
+    for ad in report["ads"]:
+        assert any(a - 0.5 <= ad["start"] < ad["end"] <= b + 0.5 for a, b in SILENT)
+
+
+def test_encoder_of_another_width_is_refused_before_generation(media, tmp_path, capsys):
+    other = random_clip_encoder(**{**TINY_CLIP, "projection_dim": 8})
+    folder = tmp_path / "clip-other"
+    other.model.save_pretrained(folder)
+    assert _narrate(media, tmp_path / "d", "--visual-encoder", str(folder)) == 2
+    err = capsys.readouterr().err
+    assert "width 8" in err and "width 16" in err and "--visual-encoder" not in err
+    assert not (tmp_path / "d" / "ad.srt").exists()
+
+
+def test_checkpoint_without_a_rebuildable_encoder_asks_for_clip(media, tmp_path, capsys):
+    from uniad.model.uniad import UniAD
+
+    model = UniAD.from_pretrained(media["ckpt"])
+    model.config.model.visual_encoder = "clip:clip-vit-large-patch14:768"
+    model.save_pretrained(tmp_path / "ckpt")
+    code = main(["narrate", str(media["video"]), "--cast", str(media["cast"]),
+                 "--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "e")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--visual-encoder" in err and "ViT-L/14" in err
+
+
+def test_missing_video_and_missing_photo_fail_clearly(media, tmp_path, capsys):
+    missing = tmp_path / "nope.mp4"
+    assert main(["narrate", str(missing), "--cast", str(media["cast"]), "--checkpoint",
+                 str(media["ckpt"]), "--out", str(tmp_path / "f")]) == 2
+    assert f"{missing}" in capsys.readouterr().err
+    cast = json.loads(media["cast"].read_text())
+    cast["cast"][1]["photos"] = ["gone.png"]
+    (media["root"] / "bad_cast.json").write_text(json.dumps(cast))
+    assert main(["narrate", str(media["video"]), "--cast", str(media["root"] / "bad_cast.json"),
+                 "--checkpoint", str(media["ckpt"]), "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "gone.png" in err and "record 1" in err and "photos" in err
+
+
+def test_top_k_characters_are_those_nearest_the_clip():
+    from types import SimpleNamespace
+
+    from uniad.data.charbank import CharacterBank
+    from uniad.data.schema import Character
+    from uniad.narrate.describer import UniADDescriber
+
+    cast = [Character(id=c, name="", role=c) for c in ("anna", "ben", "cleo")]
+    axes = torch.eye(3, 4)
+    bank = CharacterBank.from_tensors({c.id: axes[i : i + 1] for i, c in enumerate(cast)},
+                                      cast={"v": cast})
+    model = SimpleNamespace(config=load_config("demo"))
+    clip = torch.stack([axes[2] + 0.1 * axes[0], axes[2]])  # mostly cleo, a little anna
+    picked = UniADDescriber(model, None, "v", bank, max_characters=2).characters_for(clip)
+    assert [e.character.id for e in picked] == ["anna", "cleo"]  # cast order kept
+    everyone = UniADDescriber(model, None, "v", bank).characters_for(clip)
+    assert [e.character.id for e in everyone] == ["anna", "ben", "cleo"]
