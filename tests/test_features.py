@@ -178,7 +178,7 @@ def test_only_the_window_is_read(store_path, monkeypatch):
 def test_pickled_store_reads_in_a_new_process_state(store_path, movie):
     store = FeatureStore(store_path, fps=FPS)
     store.window("m1", 0.0, 1.0)  # the parent now holds an open handle
-    clone = pickle.loads(pickle.dumps(store))
+    clone = pickle.loads(pickle.dumps(store))  # unsafe-ok: our own object, as DataLoader hands it to workers
     assert clone._file is None  # the handle did not travel
     np.testing.assert_array_equal(clone.window("m1", 1.0, 2.0), movie[5:11])
     store.close()

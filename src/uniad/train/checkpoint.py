@@ -9,7 +9,7 @@ Layout inside a run folder::
         meta.json           data position (epoch, step in epoch, global step, seed), written last
       latest                name of the newest complete checkpoint folder
 
-A checkpoint is written into ``checkpoints/.tmp-step_XXXXXXX`` and fsynced, then renamed
+A checkpoint is written into ``checkpoints/.tmp-step_<7-digit step>`` and fsynced, then renamed
 into place; only then does ``latest`` move (itself replaced atomically). A crash or
 ``kill -9`` at any moment therefore leaves ``latest`` naming a complete folder; leftover
 temporary folders are removed on the next start. ``state.pt`` holds tensors and plain
