@@ -146,6 +146,13 @@ def test_lora_trains_what_the_config_says(train_lora: bool, train_norms: bool) -
     torch.testing.assert_close(_logits(peft_model, tokenizer, CORPUS[1]), before)
 
 
+def test_train_llm_trains_every_weight() -> None:
+    model, _ = load_llm("tiny", corpus=CORPUS)
+    peft_model = apply_lora(model, ModelConfig(train_llm=True, train_lora=False, lora_r=4))
+    names = {name for name, _ in peft_model.named_parameters()}
+    assert _trainable(peft_model) == names  # base, embeddings, head, norms and LoRA
+
+
 def test_lora_on_llama2_7b_is_16_8_million() -> None:
     model, tokenizer = load_llm("llama2-7b")
     assert tokenizer is None  # sizes only: no tokenizer, no weights

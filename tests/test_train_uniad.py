@@ -39,6 +39,28 @@ def _train(world: Path, out: Path, *extra: str) -> int:
     return main(argv + list(extra))
 
 
+def test_tokenizer_corpus_holds_what_the_llm_reads(world: Path) -> None:
+    """The tiny tokenizer is trained on the prompt's character lines too, so a character
+    line is not split into single bytes."""
+    from uniad.config import load_config
+    from uniad.model.llm import load_llm
+    from uniad.model.sequence import character_text
+    from uniad.train.data import open_split, tokenizer_corpus
+
+    config = load_config("demo", None, ["model.feature_dim=16"])
+    dataset = open_split(world / "train.json", world / "features.h5", world / "charbank.safetensors",
+                         config.data, training=True, seed=0)
+    corpus = tokenizer_corpus(dataset)
+    event = dataset.events[1]
+    line = character_text(event.candidates[0])
+    assert event.text in corpus and line in corpus and "Possible characters:" in corpus
+    assert f'Previous AD: "{event.context[0].text}"' in corpus
+    assert corpus == tokenizer_corpus(dataset)  # same data, same tokenizer
+    _, trained = load_llm("tiny", corpus=corpus)
+    _, ads_only = load_llm("tiny", corpus=[e.text for e in dataset.events])
+    assert len(trained(line)["input_ids"]) <= 0.75 * len(ads_only(line)["input_ids"])
+
+
 def test_tiny_uniad_trains_resumes_bitwise_and_reloads(world: Path, tmp_path: Path) -> None:
     straight, sliced = tmp_path / "straight", tmp_path / "sliced"
     assert _train(world, straight) == 0

@@ -69,6 +69,10 @@ class ModelConfig:
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     train_lora: bool = False  # release MAD recipe freezes LoRA too (if_finutune_GPT 0)
     train_norms: bool = False
+    # Full fine-tuning: every base LLM weight trains (LoRA too). For an LLM that knows no
+    # language yet, such as the random "tiny" one: LoRA on its frozen random base cannot
+    # learn to write (measured: the demo loss stays at 5.8 nats, uniform over the vocabulary).
+    train_llm: bool = False
     contrastive_loss: bool = True  # hinge max(0, CE_pos - CE_neg) with the previous AD
     contrastive_per_sample: bool = False  # paper's intent; release uses batch means
     placeholder_logits: bool = True  # release: <video>/<v> embeddings add 2 tied logits to the loss
@@ -142,7 +146,23 @@ def _merge(target: Any, values: dict[str, Any], where: str) -> None:
                 raise UniADError(f"{where}: '{key}' must be a mapping")
             _merge(current, value, f"{where}.{key}")
         else:
-            setattr(target, key, value)
+            setattr(target, key, _as_field_type(known[key], value, f"{where}: '{key}'"))
+
+
+def _as_field_type(spec: dataclasses.Field, value: Any, where: str) -> Any:
+    """``value`` as a float where the field is a float.
+
+    YAML 1.1 (PyYAML) reads ``1e-3`` as a string (only ``1.0e-3`` is a number), and a
+    learning rate written either way must work; integers become floats too.
+    """
+    if "float" not in str(spec.type) or isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UniADError(f"{where} expects a number, got {value!r}") from None
 
 
 def _parse_override(text: str) -> dict[str, Any]:

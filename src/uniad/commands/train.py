@@ -19,7 +19,7 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.config import load_config
     from uniad.model.uniad import UniAD
     from uniad.data.dataset import collate_samples
-    from uniad.train.data import open_split
+    from uniad.train.data import open_split, tokenizer_corpus
     from uniad.train.distributed import cleanup_distributed, init_distributed
     from uniad.train.loop import train
     from uniad.train.monitor import write_run_info
@@ -41,8 +41,7 @@ def _handler(args: argparse.Namespace) -> int:
         config.model.visual_encoder = train_set.features.attrs.get("encoder") or None
         # Same seed on every rank so all replicas start alike (DDP also broadcasts rank 0's).
         torch.manual_seed(seed)
-        corpus = [event.text for event in train_set.events]  # trains the "tiny" LLM's tokenizer
-        model = UniAD.build(config, corpus=corpus)
+        model = UniAD.build(config, corpus=tokenizer_corpus(train_set))  # corpus: "tiny" only
         train_set = _within_token_limit(train_set, model, config)
         if ctx.is_main:
             data = {"train_data": args.train_data, "val_data": args.val_data,

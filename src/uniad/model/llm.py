@@ -227,7 +227,8 @@ def _is_norm(module: nn.Module) -> bool:
 def apply_lora(model: PreTrainedModel, config: ModelConfig) -> PeftModel:
     """Wrap ``model`` with LoRA adapters and set what trains, as ``config`` says.
 
-    The base is always frozen. LoRA trains only with ``train_lora`` (the release's MAD
+    The base is frozen unless ``train_llm`` (full fine-tuning, for random LLMs that must
+    learn language from scratch). LoRA trains only with ``train_lora`` (the release's MAD
     recipe freezes it: ``if_finutune_GPT 0``); norm weights train with ``train_norms``
     (the release trains every RMSNorm when it fine-tunes the LLM).
     """
@@ -240,6 +241,10 @@ def apply_lora(model: PreTrainedModel, config: ModelConfig) -> PeftModel:
         task_type=TaskType.CAUSAL_LM,
     )
     peft_model = freeze(get_peft_model(model, lora))
+    if config.train_llm:
+        for p in peft_model.parameters():
+            p.requires_grad_(True)
+        return peft_model
     if config.train_lora:
         for name, p in peft_model.named_parameters():
             if "lora_" in name:

@@ -56,6 +56,12 @@ Role = Literal[
     "target",
 ]
 PROMPT_STYLES = ("release", "plain")
+# The fixed words of the layout (release wording); a tokenizer trained for the "tiny" LLM
+# must see them next to the ADs and character lines (see ``tokenizer_corpus``).
+CHARACTERS_HEADER = "Possible characters:"
+CONTEXT_TEMPLATE = 'Previous AD: "{}"'
+DESCRIBE = "Describe "
+FIXED_TEXTS = (CHARACTERS_HEADER, DESCRIBE, ":", ";", ".")
 IGNORE_INDEX = -100  # label value cross-entropy skips (PyTorch / Hugging Face convention)
 
 
@@ -175,7 +181,7 @@ class SequenceBuilder:
         cfg = self.config
         segments: list[Segment] = []
         if cfg.use_characters and sample.characters:
-            segments.append(TextSegment("Possible characters:", "prompt"))
+            segments.append(TextSegment(CHARACTERS_HEADER, "prompt"))
             last = len(sample.characters) - 1
             for i, entry in enumerate(sample.characters):
                 segments.append(TextSegment(character_text(entry.character), "character_name"))
@@ -185,8 +191,8 @@ class SequenceBuilder:
                 segments.append(TextSegment("." if i == last else ";", "prompt"))
         if cfg.use_context_ads:
             for text in sample.context_texts:
-                segments.append(TextSegment(f'Previous AD: "{text}"', "context_ad"))
-        segments.append(TextSegment("Describe ", "prompt"))
+                segments.append(TextSegment(CONTEXT_TEMPLATE.format(text), "context_ad"))
+        segments.append(TextSegment(DESCRIBE, "prompt"))
         segments.extend(self._video_segments(sample))
         segments.append(TextSegment(":", "prompt"))
         segments = self._tokenise(segments)
