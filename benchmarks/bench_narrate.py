@@ -18,15 +18,13 @@ import argparse
 import json
 import logging
 import platform
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from uniad.errors import UniADError
 from uniad.narrate.encoder import VIT_L14, random_clip_encoder
+from uniad.narrate.sample_media import make_video
 from uniad.narrate.video import iter_frames
 
 log = logging.getLogger("bench_narrate")
@@ -42,18 +40,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="torch device for the encoder (cpu, cuda)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return p.parse_args(argv)
-
-
-def make_video(path: Path, seconds: float, size: str) -> Path:
-    if shutil.which("ffmpeg") is None:
-        raise UniADError("bench_narrate needs the ffmpeg binary to generate its test video")
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-         "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
-         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )
-    return path
 
 
 def time_decode(video: Path, fps: float, size: int | None) -> tuple[int, float]:
@@ -73,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device": args.device,
     }
     with tempfile.TemporaryDirectory() as tmp:
-        video = make_video(Path(tmp) / "bench.mp4", args.seconds, args.size)
+        video = make_video(Path(tmp) / "bench.mp4", args.seconds, audio=False, size=args.size,
+                           pattern="testsrc2", preset="veryfast")
         for label, size in (("full", None), ("224", 224)):
             n, secs = time_decode(video, args.fps, size)
             results[f"decode_{label}_frames_per_s"] = round(n / secs, 1)

@@ -1,75 +1,39 @@
 """Test media made on the fly with the ffmpeg binary: no binary fixtures in the repository.
 
-The video is FFmpeg's ``testsrc`` pattern with a sine tone muted over known intervals, so
+The generators live in :mod:`uniad.narrate.sample_media` (the demo makes its sample film
+with them); this module fixes the tests' timeline and keeps the test-only helpers. The
+video is FFmpeg's ``testsrc`` pattern with a sine tone muted over known intervals, so
 tests know exactly where the silent gaps are; the SRT holds dialogue with known gaps.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from datetime import timedelta
 from pathlib import Path
 
-import srt
+from uniad.narrate import sample_media
+from uniad.narrate.sample_media import make_image, run_ffmpeg  # noqa: F401 (re-export)
 
 DURATION = 12.0
 SILENT = ((2.0, 4.5), (7.0, 9.5))  # muted intervals of the tone (seconds)
 DIALOGUE = ((0.5, 2.0, "Where were you?"), (5.0, 6.5, "Out."), (10.0, 11.0, "Sit down."))
 
 
-def require_ffmpeg() -> None:
-    if shutil.which("ffmpeg") is None:
-        raise RuntimeError("tests/media.py needs the ffmpeg binary (apt install ffmpeg)")
+def make_video(path: Path, duration: float = DURATION, silent=SILENT, language: str = "fra",
+               **kwargs) -> Path:
+    """The package's generator on the tests' timeline, audio tagged French (tests check
+    that the language is read and carried over)."""
+    return sample_media.make_video(path, duration, silent=silent, language=language, **kwargs)
 
 
-def _run(args: list[str]) -> None:
-    require_ffmpeg()
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
-
-
-def _mute_filter(silent: tuple[tuple[float, float], ...]) -> str:
-    """``volume`` muting each interval: the tone is loud everywhere else."""
-    return ",".join(f"volume=0:enable='between(t,{a},{b})'" for a, b in silent) or "anull"
-
-
-def make_video(
-    path: Path,
-    duration: float = DURATION,
-    fps: int = 25,
-    silent: tuple[tuple[float, float], ...] = SILENT,
-    audio: bool = True,
-    size: str = "160x120",
-) -> Path:
-    """An H.264/AAC mp4: testsrc + a 440 Hz tone muted over ``silent``."""
-    args = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}:duration={duration}"]
-    if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=16000:duration={duration}"]
-        args += ["-af", _mute_filter(silent), "-c:a", "aac", "-metadata:s:a:0", "language=fra"]
-    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
-    _run(args)
-    return path
+def make_srt(path: Path, dialogue=DIALOGUE) -> Path:
+    return sample_media.make_srt(path, dialogue)
 
 
 def make_wav(path: Path, duration: float = 2.0) -> Path:
     """An audio-only file: a valid media file with no video stream."""
-    _run(["-f", "lavfi", "-i", f"sine=frequency=300:duration={duration}", str(path)])
-    return path
-
-
-def make_image(path: Path, color: str = "red") -> Path:
-    """A small still image (a stand-in for a cast photo)."""
-    _run(["-f", "lavfi", "-i", f"color=c={color}:size=64x64", "-frames:v", "1", str(path)])
-    return path
-
-
-def make_srt(path: Path, dialogue=DIALOGUE) -> Path:
-    subs = [
-        srt.Subtitle(i + 1, timedelta(seconds=a), timedelta(seconds=b), text)
-        for i, (a, b, text) in enumerate(dialogue)
-    ]
-    path.write_text(srt.compose(subs), encoding="utf-8")
+    run_ffmpeg(["-f", "lavfi", "-i", f"sine=frequency=300:duration={duration}", str(path)])
     return path
 
 
@@ -101,5 +65,5 @@ def ffprobe_duration(path: Path) -> float:
 
 def remux(src: Path, dst: Path) -> Path:
     """The same streams in another container (MPEG-TS starts its clock at 1.4 s)."""
-    _run(["-i", str(src), "-c", "copy", str(dst)])
+    run_ffmpeg(["-i", str(src), "-c", "copy", str(dst)])
     return dst

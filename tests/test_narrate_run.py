@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 
 from uniad.cli import main
 from uniad.config import load_config
-from uniad.narrate.encoder import random_clip_encoder, random_clip_name
+from uniad.errors import UniADError
+from uniad.narrate.encoder import encoder_from_name, random_clip_encoder, random_clip_name
 
 # A CLIP vision tower small enough for a 2-core CPU; its width is the model's feature_dim.
 TINY_CLIP = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
@@ -158,3 +159,70 @@ def test_top_k_characters_are_those_nearest_the_clip():
     assert [e.character.id for e in picked] == ["anna", "cleo"]  # cast order kept
     everyone = UniADDescriber(model, None, "v", bank).characters_for(clip)
     assert [e.character.id for e in everyone] == ["anna", "ben", "cleo"]
+
+
+def _synthetic_model(media):
+    """The fixture's model as the demo has it: trained on synthetic-world features."""
+    from uniad.model.uniad import UniAD
+
+    model = UniAD.from_pretrained(media["ckpt"])
+    model.config.model.visual_encoder = "synthetic"
+    return model
+
+
+def test_encoder_name_mismatch_is_refused_unless_allowed_and_then_recorded(media, tmp_path,
+                                                                           caplog):
+    from uniad.narrate.run import narrate
+
+    model = _synthetic_model(media)
+    clip = encoder_from_name(random_clip_name(**TINY_CLIP))
+    common = dict(subtitles=media["srt"], cache_dir=media["root"] / "cache")
+    with pytest.raises(UniADError, match="synthetic"):
+        narrate(media["video"], media["cast"], model, tmp_path / "a", encoder=clip, **common)
+    assert not (tmp_path / "a" / "ad.json").exists()
+
+    with caplog.at_level(logging.WARNING):
+        narrate(media["video"], media["cast"], model, tmp_path / "b", encoder=clip,
+                allow_encoder_mismatch=True, **common)
+    info = json.loads((tmp_path / "b" / "ad.json").read_text())["info"]
+    assert info["encoder_mismatch"] == {"trained_on": "synthetic", "used": clip.name}
+    assert any(r.levelno == logging.WARNING and "synthetic" in r.getMessage()
+               for r in caplog.records)
+
+    narrow = random_clip_encoder(**{**TINY_CLIP, "projection_dim": 8})
+    with pytest.raises(UniADError, match="width 8"):  # the flag never excuses a width
+        narrate(media["video"], media["cast"], model, tmp_path / "c", encoder=narrow,
+                allow_encoder_mismatch=True, **common)
+
+
+def test_demo_encoder_is_the_recorded_random_clip_else_one_of_the_model_width():
+    from uniad.narrate.demo_step import demo_encoder
+
+    recorded = random_clip_name(**TINY_CLIP)
+    assert demo_encoder(recorded, TINY_CLIP["projection_dim"]).name == recorded
+    made = demo_encoder("synthetic", 24)
+    assert made.feature_dim == 24 and made.name != "synthetic"
+    assert encoder_from_name(made.name).feature_dim == 24  # its name rebuilds it
+
+
+def test_narrate_sample_puts_ads_between_the_generated_dialogue(media, tmp_path):
+    from uniad.narrate.demo_step import narrate_sample
+
+    seconds = 10.0
+    result = narrate_sample(_synthetic_model(media), tmp_path, seconds=seconds)
+    for kind in ("srt", "vtt", "json", "wav", "video"):
+        assert result.paths[kind].is_file(), kind
+    dialogue = [(c.start.total_seconds(), c.end.total_seconds())
+                for c in srt.parse((tmp_path / "media" / "sample.srt").read_text())]
+    assert dialogue, "the sample film has no dialogue"
+    cues = list(srt.parse((tmp_path / "ad.srt").read_text()))
+    assert cues and len(cues) == len(result.ads)
+    for cue in cues:
+        start, end = cue.start.total_seconds(), cue.end.total_seconds()
+        assert all(end <= a or start >= b for a, b in dialogue), (start, end)
+        assert 0 <= start < end <= seconds
+    report = json.loads(result.paths["json"].read_text())
+    assert report["info"]["encoder_mismatch"]["trained_on"] == "synthetic"
+    audio = [s for s in ffprobe_streams(result.paths["video"]) if s["codec_type"] == "audio"]
+    assert len(audio) == 2  # the film's tone and the AD
+    assert ffprobe_duration(result.paths["video"]) == pytest.approx(seconds, abs=0.1)

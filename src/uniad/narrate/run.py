@@ -89,11 +89,19 @@ def narrate(
     cache_dir: str | Path | None = None,
     engine: Any = None,
     device: str = "cpu",
+    allow_encoder_mismatch: bool = False,
 ) -> NarrationResult:
     """Write an AD track for ``video`` into ``out_dir`` (see the module docstring).
 
     ``cache_dir`` defaults to ``<out_dir>/cache``; ``engine`` (a TTS engine) defaults to
     espeak-ng when ``speak``; ``mix`` needs ``speak``.
+
+    ``allow_encoder_mismatch`` accepts an encoder whose *name* differs from the one the
+    checkpoint recorded (the width must still match): the mismatch is logged as a warning
+    and recorded in ``ad.json`` (``info.encoder_mismatch``). It exists for ``uniad demo``,
+    whose model was trained on synthetic-world features and never saw real frames, so any
+    encoder is "wrong" for it and the point is only to show the path. It is deliberately
+    not a CLI flag: on a real checkpoint another encoder's features give confident nonsense.
     """
     from uniad.data.features import FeatureStore
     from uniad.narrate.describer import UniADDescriber
@@ -128,13 +136,20 @@ def narrate(
 
     expected = model.config.model
     visual = resolve_encoder(encoder, expected.visual_encoder)
-    check_encoder(visual.name, visual.feature_dim, expected.visual_encoder, expected.feature_dim,
+    trained_on, mismatch = expected.visual_encoder, None
+    if (allow_encoder_mismatch and trained_on and visual.name != trained_on
+            and visual.feature_dim == expected.feature_dim):
+        mismatch = {"trained_on": trained_on, "used": visual.name}
+        log.warning("narrating with encoder %r, but the checkpoint was trained on %r features: "
+                    "the ADs show the pipeline, not the model's skill", visual.name, trained_on)
+        trained_on = visual.name  # the store written below must still hold this encoder's
+    check_encoder(visual.name, visual.feature_dim, trained_on, expected.feature_dim,
                   f"visual encoder {visual.name}")
     cache = Path(cache_dir) if cache_dir is not None else out / "cache"
     cache_hit = cache_path(video, visual.name, fps, cache).is_file()
     features = extract_features(video, visual, fps=fps, cache_dir=cache)
     name, width = store_encoder(features)
-    check_encoder(name, width, expected.visual_encoder, expected.feature_dim, str(features))
+    check_encoder(name, width, trained_on, expected.feature_dim, str(features))
     video_id = video_id_for(video)
     bank = build_bank(cast, visual, video_id)
     lap("features")
@@ -155,6 +170,8 @@ def narrate(
                 "min_gap": min_gap, "slots": [[s.start, s.end] for s in slots],
                 "feature_cache_hit": cache_hit,
                 "timings": timings}
+    if mismatch:
+        run_info["encoder_mismatch"] = mismatch
     paths = render(ads, video, out, info.duration, engine=engine if speak else None, mix=mix,
                    info=run_info)
     lap("render")
