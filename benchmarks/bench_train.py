@@ -1,0 +1,412 @@
+"""Training throughput of the tiny UniAD: samples/s, tokens/s and peak memory per setting.
+
+A small synthetic world (``make_world``, 64-d features) is trained with the ``demo``
+preset and ``model.llm=tiny`` (a random 2-layer Llama, hidden size 64, its tokenizer trained
+on the split's texts as ``uniad train`` does). What trains is what that preset trains:
+LoRA adapters on the attention projections (``train_lora: true``), the two Perceiver
+mappers and the two placeholder embeddings; the LLM's own weights stay frozen. The demo
+preset has no contrastive pass, so each sample is read once per step.
+
+Each setting runs the real loop (:func:`uniad.train.loop.train`, fed by ``open_split``
+and ``collate_samples`` as ``uniad train`` feeds it, on the CPU) for ``warmup + steps``
+optimizer steps; only the last ``steps`` are timed. Two hooks observe the loop without
+changing it: a global optimizer step post-hook stamps the end of every step, and a
+forward pre-hook on the model records which samples each step read. Settings:
+
+- 1 thread and all threads (``torch.set_num_threads``), at each batch size: what
+  batching buys (batch B / batch 1, per thread count) and what threads buy (all / 1,
+  per batch size);
+- ``train.gradient_checkpointing`` on at each batch size (1 thread): memory saved and
+  time it costs, as ratios to the same setting without it;
+- the data path alone: the loop's DataLoader (same order, ``collate_samples``) with no
+  model, in samples/s, so the table shows whether training is data- or compute-bound.
+
+Tokens come from the model's own :class:`~uniad.model.sequence.SequenceBuilder`: target
+tokens are the AD's ids plus the end token (the positions the loss reads); sequence tokens
+are :func:`~uniad.model.sequence.sequence_length` of the whole interleaved sequence
+(prompt text, visual slots, target), without the left padding a batch adds (the padding
+share is reported separately).
+
+Memory: each setting runs in its own child process so that its peak is its own. The
+figure is the peak resident set during the steps minus the resident set once the model is
+built (Linux ``/proc/self/clear_refs`` resets the peak there, so the same function also
+measures in-process, as the test does). ``tracemalloc`` would miss it: PyTorch allocates
+outside Python's allocator.
+
+The table gives the mean and the median step time: on a shared machine the all-threads
+settings suffer most from other processes (an intra-op thread waits for a busy core), and
+a median far below the mean shows it. The tiny LLM's activations are a small part of the
+peak, so gradient checkpointing saves little memory here; its time cost is the figure that
+carries over.
+
+Run from the repository root: ``python -m benchmarks.bench_train [--json OUT]``, or
+``uniad bench train [--json OUT]`` (about 2-3 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
+from torch.utils.data import DataLoader
+
+from benchmarks.bench_generate import resident_kib
+from uniad.config import UniADConfig, load_config
+from uniad.data.dataset import ADDataset, collate_samples
+from uniad.data.schema import Sample
+from uniad.data.synthetic import BANK_FILE, FEATURES_FILE, TRAIN_FILE, make_world
+from uniad.errors import UniADError
+from uniad.model.sequence import SequenceBuilder, TextSegment, sequence_length
+from uniad.model.uniad import UniAD
+from uniad.train.data import open_split, tokenizer_corpus
+from uniad.train.distributed import epoch_order, init_distributed
+from uniad.train.loop import train
+
+log = logging.getLogger("bench_train")
+
+FEATURE_DIM = 64  # the demo preset's model.feature_dim
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench_train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=12, help="timed optimizer steps per setting (default 12)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps before them (default 2)")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8], help="default: 1 8")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="'all threads' setting (default: the CPU count, here %(default)s)")
+    p.add_argument("--movies", type=int, default=6,
+                   help="movies in the synthetic world (default 6; the steps must fit one epoch)")
+    p.add_argument("--world", type=Path, default=None,
+                   help="an existing world folder (`uniad synth`, 64-d) instead of a fresh one")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="extra config override for every setting (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)  # one setting, as JSON
+    return p.parse_args(argv)
+
+
+# -- measuring ------------------------------------------------------------------------
+def reset_peak() -> None:
+    """Restart the process's peak-RSS count at the current RSS (Linux >= 4.0). Where the
+    kernel refuses, the peak stays the process's lifetime peak (fine in a child)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        log.debug("cannot reset the peak RSS; measuring from the process start")
+
+
+def peak_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def bench_config(overrides: Sequence[str], batch_size: int, checkpointing: bool, seed: int) -> UniADConfig:
+    """The demo preset on the tiny LLM, with the benchmark's batch size and switches.
+    ``save_every=0``: no checkpoint falls inside the timed steps."""
+    settings = ["model.llm=tiny", f"model.feature_dim={FEATURE_DIM}", *overrides,
+                f"train.batch_size={batch_size}", f"train.gradient_checkpointing={checkpointing}",
+                f"train.seed={seed}", "train.save_every=0", "train.eval_every=0"]
+    return load_config("demo", None, settings)
+
+
+def open_world(world: Path, config: UniADConfig) -> ADDataset:
+    return open_split(world / TRAIN_FILE, world / FEATURES_FILE, world / BANK_FILE, config.data,
+                      training=True, seed=config.train.seed)
+
+
+def build_model(config: UniADConfig, dataset: ADDataset) -> UniAD:
+    """The model as ``uniad train`` builds it (the tiny tokenizer learns the split's texts)."""
+    torch.manual_seed(config.train.seed)
+    return UniAD.build(config, corpus=tokenizer_corpus(dataset))
+
+
+def sample_tokens(builder: SequenceBuilder, sample: Sample) -> tuple[int, int]:
+    """(target tokens, sequence tokens) of one sample as the model lays it out."""
+    segments = builder.build(sample)
+    target = sum(len(s.ids) for s in segments if isinstance(s, TextSegment) and s.role == "target")
+    return target, sequence_length(segments)
+
+
+def measure_training(
+    world: Path,
+    *,
+    batch_size: int,
+    threads: int = 1,
+    checkpointing: bool = False,
+    steps: int = 12,
+    warmup: int = 2,
+    overrides: Sequence[str] = (),
+    seed: int = 0,
+) -> dict:
+    """Train ``warmup + steps`` optimizer steps with the real loop; figures of the last ``steps``.
+
+    The clock starts when warm-up step ``warmup`` ends, so the timed span holds exactly
+    the timed steps (their data loading included, as in a real run).
+    """
+    if warmup < 1 or steps < 1:
+        raise UniADError("--warmup and --steps must be >= 1 (the warm-up's last step starts the clock)")
+    torch.set_num_threads(threads)
+    config = bench_config(overrides, batch_size, checkpointing, seed)
+    dataset = open_world(world, config)
+    per_step = batch_size * config.train.grad_accum
+    if (warmup + steps) * per_step > len(dataset):
+        raise UniADError(
+            f"{world}: {len(dataset)} training samples hold fewer than {warmup + steps} steps of "
+            f"{per_step} (an epoch end would save a checkpoint inside the timed steps); lower "
+            "--steps/--warmup or use a bigger world (--movies)"
+        )
+    model = build_model(config, dataset)
+    batches: list[list[Sample]] = []  # every batch the model read, in order
+    stamps: list[tuple[float, int]] = []  # (end time, batches read so far) per optimizer step
+    peak = {"kib": 0}
+
+    def on_forward(module, args) -> None:
+        batches.append(args[0])
+
+    def on_step(optimizer, args, kwargs) -> None:
+        stamps.append((time.perf_counter(), len(batches)))
+        if len(stamps) == warmup + steps:
+            peak["kib"] = peak_kib()  # before the loop's closing checkpoint
+
+    baseline = resident_kib()
+    reset_peak()
+    forward_hook = model.register_forward_pre_hook(on_forward)
+    step_hook = register_optimizer_step_post_hook(on_step)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench_train_") as run_dir:
+            train(model, dataset, config.train, run_dir, collate_fn=collate_samples,
+                  stop_at_step=warmup + steps, ctx=init_distributed("cpu"))
+    finally:
+        forward_hook.remove()
+        step_hook.remove()
+    (start, first), (end, last) = stamps[warmup - 1], stamps[-1]
+    timed = batches[first:last]
+    counts = [[sample_tokens(model.builder, s) for s in batch] for batch in timed]
+    flat = [c for batch in counts for c in batch]
+    target, sequence = sum(t for t, _ in flat), sum(n for _, n in flat)
+    padded = sum(len(batch) * max(n for _, n in batch) for batch in counts)
+    seconds, samples = end - start, len(flat)
+    durations = sorted(b[0] - a[0] for a, b in zip(stamps[warmup - 1:], stamps[warmup:]))
+    parameters = model.parameter_counts()["all"]
+    return {
+        "kind": "train",
+        "batch_size": batch_size,
+        "threads": threads,
+        "gradient_checkpointing": checkpointing,
+        "steps": steps,
+        "samples": samples,
+        "seconds": seconds,
+        "seconds_per_step": seconds / steps,
+        # Robust to a neighbour's burst of load on a shared machine; the rates use the mean.
+        "seconds_per_step_median": durations[len(durations) // 2],
+        "samples_per_s": samples / seconds,
+        "target_tokens_per_s": target / seconds,
+        "sequence_tokens_per_s": sequence / seconds,
+        "mean_target_tokens": target / samples,
+        "mean_sequence_tokens": sequence / samples,
+        "padding_share": 1 - sequence / padded,  # of the positions the batches' LLM calls read
+        "peak_extra_mib": max(0, peak["kib"] - baseline) / 1024,
+        "baseline_rss_mib": baseline / 1024,
+        "trainable_parameters": parameters["trainable"],
+        "parameters": parameters["total"],
+    }
+
+
+def measure_data(
+    world: Path,
+    *,
+    batch_size: int,
+    samples: int | None = None,
+    warmup: int = 2,
+    overrides: Sequence[str] = (),
+    seed: int = 0,
+) -> dict:
+    """The loop's data path alone: its DataLoader (epoch-0 order, ``collate_samples``,
+    ``train.num_workers``) read for ``samples`` samples (default: the rest of the epoch)
+    after ``warmup`` batches, no model. Reading is fast, so a whole epoch keeps the timed
+    span long enough to measure."""
+    config = bench_config(overrides, batch_size, False, seed)
+    dataset = open_world(world, config)
+    if samples is None:
+        samples = len(dataset) - warmup * batch_size
+    need = warmup * batch_size + samples
+    if need > len(dataset):
+        raise UniADError(f"{world}: {len(dataset)} training samples, the data pass needs {need}")
+    order = epoch_order(len(dataset), init_distributed("cpu"), config.train.seed, 0)[:need]
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=order, collate_fn=collate_samples,
+                        num_workers=config.train.num_workers)
+    baseline = resident_kib()
+    reset_peak()
+    read, start = 0, 0.0
+    for i, batch in enumerate(loader):
+        if i == warmup:
+            start = time.perf_counter()
+        if i >= warmup:
+            read += len(batch)
+    seconds = time.perf_counter() - start
+    return {
+        "kind": "data",
+        "batch_size": batch_size,
+        "threads": torch.get_num_threads(),
+        "gradient_checkpointing": False,
+        "samples": read,
+        "seconds": seconds,
+        "samples_per_s": read / seconds,
+        "peak_extra_mib": max(0, peak_kib() - baseline) / 1024,
+        "baseline_rss_mib": baseline / 1024,
+    }
+
+
+# -- orchestration ----------------------------------------------------------------------
+def settings(args: argparse.Namespace) -> list[dict]:
+    """Every measured setting, in table order."""
+    runs = [{"kind": "train", "batch_size": b, "threads": t, "checkpointing": False}
+            for t in sorted({1, args.threads}) for b in args.batch_sizes]
+    runs += [{"kind": "train", "batch_size": b, "threads": 1, "checkpointing": True}
+             for b in args.batch_sizes]
+    runs.append({"kind": "data", "batch_size": max(args.batch_sizes), "threads": 1})
+    return runs
+
+
+def run_child(args: argparse.Namespace) -> dict:
+    """Child mode: one setting, in this fresh process."""
+    spec = json.loads(args.child)
+    common = dict(overrides=args.set, seed=args.seed, warmup=args.warmup)
+    torch.set_num_threads(spec["threads"])
+    if spec["kind"] == "data":
+        return measure_data(args.world, batch_size=spec["batch_size"], **common)
+    return measure_training(args.world, batch_size=spec["batch_size"], threads=spec["threads"],
+                            checkpointing=spec["checkpointing"], steps=args.steps, **common)
+
+
+def spawn(args: argparse.Namespace, spec: dict) -> dict:
+    """Run one setting in a fresh interpreter so its memory peak is not another's."""
+    argv = ["--world", str(args.world), "--steps", str(args.steps), "--warmup", str(args.warmup),
+            "--seed", str(args.seed), "--batch-sizes", *map(str, args.batch_sizes)]
+    argv += [x for item in args.set for x in ("--set", item)]
+    command = [sys.executable, "-m", "benchmarks.bench_train", *argv, "--child", json.dumps(spec)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parents[1])
+    if done.returncode != 0:
+        raise RuntimeError(f"setting {spec} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def label_threads(threads: int) -> str:
+    return "1 thread" if threads == 1 else f"{threads} threads"
+
+
+def label(r: dict) -> str:
+    if r["kind"] == "data":
+        return f"data path only (DataLoader + collate), batch {r['batch_size']}"
+    checkpointing = ", grad. checkpointing" if r["gradient_checkpointing"] else ""
+    return f"train, batch {r['batch_size']}, {label_threads(r['threads'])}{checkpointing}"
+
+
+def ratios(results: list[dict]) -> list[tuple[str, str, float]]:
+    """The figures the issue asks for, each from two settings of this run, as
+    ``(key, what it compares, ratio)``."""
+    find = {(r["batch_size"], r["threads"], r["gradient_checkpointing"]): r
+            for r in results if r["kind"] == "train"}
+    plain = sorted((t, b) for b, t, checkpointing in find if not checkpointing)
+    out: list[tuple[str, str, float]] = []
+    for t, b in plain:
+        b0 = min(b for t0, b in plain if t0 == t)
+        if b != b0:
+            out.append((f"batching_b{b}_vs_b{b0}_t{t}",
+                        f"samples/s, batch {b} / batch {b0}, {label_threads(t)}",
+                        find[(b, t, False)]["samples_per_s"] / find[(b0, t, False)]["samples_per_s"]))
+    for t, b in plain:
+        if t != 1 and (b, 1, False) in find:
+            out.append((f"threads_t{t}_vs_t1_b{b}", f"samples/s, {t} threads / 1 thread, batch {b}",
+                        find[(b, t, False)]["samples_per_s"] / find[(b, 1, False)]["samples_per_s"]))
+    for (b, t, checkpointing), r in sorted(find.items()):
+        if checkpointing and (b, t, False) in find:
+            base = find[(b, t, False)]
+            out.append((f"checkpointing_memory_b{b}_t{t}",
+                        f"peak extra memory, grad. checkpointing on / off, batch {b}",
+                        r["peak_extra_mib"] / max(base["peak_extra_mib"], 1e-9)))
+            out.append((f"checkpointing_time_b{b}_t{t}", f"s/step, grad. checkpointing on / off, batch {b}",
+                        r["seconds_per_step"] / base["seconds_per_step"]))
+    for data in (r for r in results if r["kind"] == "data"):
+        b = data["batch_size"]
+        if (b, 1, False) in find:
+            # Training reads its data inside the timed steps, so this is the share of a
+            # training step spent getting data: near 0 means compute-bound.
+            out.append((f"data_share_b{b}_t1", f"train samples/s / data-path samples/s, batch {b}",
+                        find[(b, 1, False)]["samples_per_s"] / data["samples_per_s"]))
+    return out
+
+
+def print_table(args: argparse.Namespace, results: list[dict], figures: list[tuple[str, str, float]]) -> None:
+    first = next(r for r in results if r["kind"] == "train")
+    where = f"{args.movies} synthetic movies" if args.world_made else str(args.world)
+    print(f"\nTraining the tiny UniAD (demo preset, model.llm=tiny; {first['trainable_parameters']:,} "
+          f"of {first['parameters']:,} parameters train) on {where}: {args.steps} timed steps after "
+          f"{args.warmup} warm-up, CPU, {platform.machine()}, {os.cpu_count()} cores\n")
+    print("| setting | samples/s | target tok/s | sequence tok/s | s/step (median) | padding | "
+          "peak extra memory | vs batch 1, 1 thread |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    base = first["samples_per_s"]
+    for r in results:
+        if r["kind"] == "data":
+            print(f"| {label(r)} | {r['samples_per_s']:.0f} | - | - | - | - | "
+                  f"{r['peak_extra_mib']:.1f} MiB | - |")
+            continue
+        print(f"| {label(r)} | {r['samples_per_s']:.2f} | {r['target_tokens_per_s']:.0f} | "
+              f"{r['sequence_tokens_per_s']:.0f} | {r['seconds_per_step']:.3f} ({r['seconds_per_step_median']:.3f}) | "
+              f"{100 * r['padding_share']:.0f}% | {r['peak_extra_mib']:.1f} MiB | "
+              f"{r['samples_per_s'] / base:.2f}x |")
+    print(f"\nMean tokens per sample: {first['mean_target_tokens']:.1f} target (AD + end token), "
+          f"{first['mean_sequence_tokens']:.1f} in the whole sequence (prompt text + visual slots + "
+          "target). Padding: share of the positions a batch's LLM call reads that are left padding. "
+          "Rates use the mean step time; a median far below the mean means other processes "
+          "took the cores during some steps.\n")
+    print("| ratio | value |")
+    print("|---|---:|")
+    for _, what, value in figures:
+        print(f"| {what} | {value:.2f} |")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        print(json.dumps(run_child(args)))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with tempfile.TemporaryDirectory(prefix="bench_train_world_") as tmp:
+        args.world_made = args.world is None
+        if args.world_made:
+            args.world = Path(tmp)
+            make_world(args.world, movies=args.movies, seed=args.seed, dim=FEATURE_DIM, eval_movies=1)
+        results = []
+        for spec in settings(args):
+            log.info("running %s ...", spec)
+            results.append(spawn(args, spec))
+    figures = ratios(results)
+    print_table(args, results, figures)
+    if args.json:
+        summary = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                                if k not in ("json", "child")},
+                   "machine": {"arch": platform.machine(), "cpus": os.cpu_count(),
+                               "torch": torch.__version__},
+                   "results": results, "ratios": {key: value for key, _, value in figures}}
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

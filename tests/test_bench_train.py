@@ -1,0 +1,118 @@
+"""benchmarks/bench_train.py: the figures it reports agree with the samples it timed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from uniad.data.synthetic import make_world
+from uniad.errors import UniADError
+from uniad.model.sequence import sequence_length
+from uniad.train.distributed import epoch_order, init_distributed
+
+# Benchmarks live outside the package and import each other as `benchmarks.*` (as
+# `uniad bench` runs them): put this checkout's root on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import bench_train as bench  # noqa: E402
+
+BATCH, WARMUP, STEPS = 3, 1, 2
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("world")
+    make_world(out, movies=3, dim=64, eval_movies=1, events_min=8, events_max=10)
+    return out
+
+
+def _dataset(world: Path):
+    return bench.open_world(world, bench.bench_config([], 1, False, seed=0))
+
+
+def _timed_samples(world: Path, batch_size: int):
+    """The samples the timed steps read, worked out from the loop's epoch order (the
+    warm-up's batches come first), and the tiny model's tokenizer for them."""
+    config = bench.bench_config([], batch_size, False, seed=0)
+    dataset = bench.open_world(world, config)
+    order = epoch_order(len(dataset), init_distributed("cpu"), config.train.seed, 0)
+    model = bench.build_model(config, dataset)
+    timed = order[WARMUP * batch_size : (WARMUP + STEPS) * batch_size]
+    return [dataset[i] for i in timed], model
+
+
+def test_training_figures_match_the_timed_samples(world: Path) -> None:
+    r = bench.measure_training(world, batch_size=BATCH, steps=STEPS, warmup=WARMUP)
+    assert (r["batch_size"], r["steps"], r["threads"], r["gradient_checkpointing"]) == (BATCH, STEPS, 1, False)
+    assert r["samples"] == BATCH * STEPS  # warm-up batches are not counted
+
+    samples, model = _timed_samples(world, BATCH)
+    tokenizer = model.tokenizer
+    # Target = the AD's own ids + the end token; counted here with the tokenizer directly.
+    target = sum(len(tokenizer(s.target, add_special_tokens=False)["input_ids"]) + 1 for s in samples)
+    sequence = sum(sequence_length(model.builder.build(s)) for s in samples)
+    assert r["mean_target_tokens"] == pytest.approx(target / len(samples))
+    assert r["mean_sequence_tokens"] == pytest.approx(sequence / len(samples))
+    assert r["target_tokens_per_s"] == pytest.approx(r["samples_per_s"] * target / len(samples))
+    assert r["sequence_tokens_per_s"] == pytest.approx(r["samples_per_s"] * sequence / len(samples))
+    assert r["samples_per_s"] == pytest.approx(r["samples"] / r["seconds"])
+    assert r["seconds_per_step"] * STEPS == pytest.approx(r["seconds"])
+    assert 0 <= r["padding_share"] < 1
+    assert r["peak_extra_mib"] > 0
+    assert 0 < r["trainable_parameters"] < r["parameters"]  # the LLM's own weights stay frozen
+
+
+def test_batch_one_has_no_padding_and_checkpointing_is_reported(world: Path) -> None:
+    r = bench.measure_training(world, batch_size=1, checkpointing=True, steps=STEPS, warmup=WARMUP)
+    assert (r["batch_size"], r["samples"], r["gradient_checkpointing"]) == (1, STEPS, True)
+    assert r["padding_share"] == 0
+
+
+def test_data_path_reads_what_was_asked(world: Path) -> None:
+    r = bench.measure_data(world, batch_size=BATCH, samples=2 * BATCH, warmup=WARMUP)
+    assert (r["kind"], r["samples"], r["batch_size"]) == ("data", 2 * BATCH, BATCH)
+    assert r["samples_per_s"] == pytest.approx(r["samples"] / r["seconds"])
+
+
+def test_too_small_a_world_is_refused_before_training(world: Path) -> None:
+    with pytest.raises(UniADError, match="--movies"):
+        bench.measure_training(world, batch_size=8, steps=50, warmup=1)
+
+
+def test_child_mode_prints_one_setting_as_json(world: Path, capsys: pytest.CaptureFixture) -> None:
+    spec = {"kind": "data", "batch_size": 2, "threads": 1}
+    argv = ["--world", str(world), "--steps", "2", "--warmup", "1", "--batch-sizes", "1", "2",
+            "--child", json.dumps(spec)]
+    assert bench.main(argv) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # Default data pass: the rest of the epoch after one warm-up batch of 2.
+    assert (out["kind"], out["batch_size"], out["samples"]) == ("data", 2, len(_dataset(world)) - 2)
+
+
+def _run(batch: int, threads: int, checkpointing: bool, rate: float, step_s: float, mib: float) -> dict:
+    return {"kind": "train", "batch_size": batch, "threads": threads,
+            "gradient_checkpointing": checkpointing, "samples_per_s": rate,
+            "seconds_per_step": step_s, "peak_extra_mib": mib}
+
+
+def test_ratios_compare_the_right_settings() -> None:
+    results = [
+        _run(1, 1, False, 10.0, 0.1, 20.0), _run(8, 1, False, 40.0, 0.2, 40.0),
+        _run(8, 2, False, 60.0, 0.133, 40.0), _run(8, 1, True, 30.0, 0.3, 10.0),
+        {"kind": "data", "batch_size": 8, "samples_per_s": 400.0, "peak_extra_mib": 0.0},
+    ]
+    figures = {key: value for key, _, value in bench.ratios(results)}
+    assert figures["batching_b8_vs_b1_t1"] == pytest.approx(4.0)
+    assert figures["threads_t2_vs_t1_b8"] == pytest.approx(1.5)
+    assert "batching_b8_vs_b1_t2" not in figures  # batch 1 was not run on 2 threads
+    assert figures["checkpointing_memory_b8_t1"] == pytest.approx(0.25)
+    assert figures["checkpointing_time_b8_t1"] == pytest.approx(1.5)
+    assert figures["data_share_b8_t1"] == pytest.approx(0.1)
