@@ -108,3 +108,19 @@ def test_run_info_records_config_and_provenance(tmp_path: Path) -> None:
     assert info["data"]["train_data"].endswith("ann.json") and info["data"]["bank"] is None
     assert "lr: 0.123" in (tmp_path / "config.yaml").read_text()
     assert not (tmp_path / METRICS).exists()
+
+
+def test_gradient_checkpointing_reaches_the_llm_without_deprecation_warnings() -> None:
+    import warnings
+
+    from uniad.config import ModelConfig
+    from uniad.model.llm import apply_lora, load_llm
+    from uniad.train.loop import _enable_gradient_checkpointing
+
+    llm, _ = load_llm("tiny")
+    wrapper = torch.nn.Module()
+    wrapper.llm = apply_lora(llm, ModelConfig(lora_r=4))  # found as a child, as in UniAD
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        _enable_gradient_checkpointing(wrapper)
+    assert llm.model.gradient_checkpointing

@@ -112,13 +112,20 @@ def _loader(
 
 def _enable_gradient_checkpointing(model: nn.Module) -> None:
     """Recompute activations in backward, on the model or its first child that supports it
-    (for UniAD, the Hugging Face LLM). Non-reentrant: works with frozen inputs and DDP."""
+    (for UniAD, the Hugging Face LLM). Non-reentrant: works with frozen inputs and DDP.
+    transformers 5 renamed the switch (``activation_checkpointing_enable``); older
+    releases only have ``gradient_checkpointing_enable``."""
+    switches = (("activation_checkpointing_enable", "activation_checkpointing_kwargs"),
+                ("gradient_checkpointing_enable", "gradient_checkpointing_kwargs"))
     for module in (model, *model.children()):
-        if hasattr(module, "gradient_checkpointing_enable"):
+        for method, keyword in switches:
+            if not hasattr(module, method):
+                continue
+            enable = getattr(module, method)
             try:
-                module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+                enable(**{keyword: {"use_reentrant": False}})
             except TypeError:  # a model with its own, argument-free switch
-                module.gradient_checkpointing_enable()
+                enable()
             return
     log.warning(
         "train.gradient_checkpointing is set but %s has no gradient_checkpointing_enable()",
