@@ -48,7 +48,7 @@ VARIANTS: dict[str, list[str]] = {
 }
 # Steps per LLM within a 2-core CPU's budget (--steps overrides): the tiny model needs a
 # few thousand to learn the lookup; SmolLM2 takes about 4 s per step of 8 samples there.
-DEFAULT_STEPS = {"tiny": 6000, "smollm2": 300}
+DEFAULT_STEPS = {"tiny": 8000, "smollm2": 300}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -58,9 +58,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help=f"optimizer steps per model (default: {DEFAULT_STEPS})")
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help=f"comma-separated subset of: {', '.join(VARIANTS)}")
-    p.add_argument("--movies", type=int, default=100, help="movies in the world (default 100)")
+    p.add_argument("--movies", type=int, default=600,
+                   help="movies in the world (default 600: too many name-face pairs to memorise)")
     p.add_argument("--eval-movies", type=int, default=20, help="held-out movies (default 20)")
-    p.add_argument("--events", default="20,30", help="ADs per movie, min,max (default 20,30)")
+    p.add_argument("--events", default="10,16", help="ADs per movie, min,max (default 10,16)")
     p.add_argument("--world", type=Path, default=None, help="reuse this world folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")

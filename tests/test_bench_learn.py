@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from uniad.data.synthetic import load_world
@@ -17,10 +16,6 @@ from uniad.train.world import chance_name_accuracy
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.*`, as `uniad bench`
 from benchmarks import bench_learn as bench  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 def test_bench_learn_trains_each_variant_and_reports_its_scores(tmp_path: Path, capsys) -> None:

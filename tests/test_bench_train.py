@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from uniad.data.synthetic import make_world
 from uniad.errors import UniADError
@@ -21,10 +20,6 @@ from benchmarks import bench_train as bench  # noqa: E402
 
 BATCH, WARMUP, STEPS = 3, 1, 2
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

@@ -25,10 +25,6 @@ TVAD_CAST = Path("/work/shared/data/tvad_sample/tvad_charbank.sample.json")
 D = 8
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
 
 @pytest.fixture()
 def tensors() -> dict[str, torch.Tensor]:

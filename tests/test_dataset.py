@@ -23,10 +23,6 @@ FRAMES = 200  # 40 s
 DIM = 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):

@@ -5,17 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import srt
-import torch
 
 from uniad.cli import main
 from uniad.data.synthetic import load_world_truth
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 def test_quick_demo_trains_evaluates_and_narrates(tmp_path: Path, capsys) -> None:

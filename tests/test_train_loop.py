@@ -26,10 +26,6 @@ from uniad.train.monitor import (  # noqa: E402
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
 
 def test_run_folder_holds_metrics_validation_plot_and_final_weights(tmp_path: Path) -> None:
     model = build()

@@ -21,10 +21,6 @@ from uniad.train.loop import train  # noqa: E402
 from uniad.train.rng import capture_rng_state, restore_rng_state  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
 
 def _run(run_dir: Path, **kwargs: object) -> tuple[str, object]:
     model = build()

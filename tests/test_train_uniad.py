@@ -15,10 +15,6 @@ from uniad.model.uniad import UniAD
 from uniad.train import checkpoint as ckpt
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:

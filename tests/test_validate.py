@@ -15,12 +15,6 @@ TVAD_SAMPLE = Path("/work/shared/data/tvad_sample/tvad_char_refine_eval.sample.j
 CAST_SAMPLE = Path("/work/shared/data/tvad_sample/tvad_charbank.sample.json")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    torch.set_num_threads(1)
-
 
 def _run(capsys, *argv: str) -> tuple[int, list[str], str]:
     code = main(["data", *argv])

@@ -37,15 +37,17 @@ def open_split(
 
 
 def tokenizer_corpus(dataset: ADDataset) -> list[str]:
-    """Every text the LLM reads for ``dataset``: ADs, character lines, context lines and the
-    layout's fixed words. It trains the "tiny" LLM's tokenizer, which otherwise splits the
-    character lines (never seen in the ADs alone) into single bytes: 70 positions instead
-    of about 25 for three characters, a longer way for the lookup to travel.
+    """Every text the LLM reads for ``dataset``, as often as it reads it: per event the AD,
+    the context line and the character lines, plus the layout's fixed words. It trains
+    the "tiny" LLM's tokenizer, and BPE merges what is frequent, so the repetitions count:
+    deduplicated, a character line took 18 tokens instead of 7, and the tiny model
+    learned far more slowly (loss 0.95 instead of 0.07 after 2,300 steps). With the ADs
+    alone, three character lines took 70 positions, one per byte.
     """
-    texts: set[str] = set(FIXED_TEXTS)
+    texts: list[str] = list(FIXED_TEXTS)
     source = dataset.config.character_source
     for event in dataset.events:
-        texts.add(event.text)
-        texts.update(CONTEXT_TEMPLATE.format(c.text) for c in event.context if c.text)
-        texts.update(character_text(c) for c in character_pool(event, source, dataset.training))
-    return sorted(texts)  # a fixed order: the trained tokenizer must not depend on set order
+        texts.append(event.text)
+        texts.extend(CONTEXT_TEMPLATE.format(c.text) for c in event.context if c.text)
+        texts.extend(character_text(c) for c in character_pool(event, source, dataset.training))
+    return texts
