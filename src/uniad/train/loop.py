@@ -128,7 +128,8 @@ def _enable_gradient_checkpointing(model: nn.Module) -> None:
                 enable()
             return
     log.warning(
-        "train.gradient_checkpointing is set but %s has no gradient_checkpointing_enable()",
+        "train.gradient_checkpointing is set but %s has no activation_checkpointing_enable() "
+        "or gradient_checkpointing_enable()",
         type(model).__name__,
     )
 

@@ -75,12 +75,17 @@ def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTrai
 
 
 def evaluate_on_world(
-    model: UniAD, world: Path, out_dir: Path, metrics: tuple[str, ...] = ("cider",)
+    model: UniAD,
+    world: Path,
+    out_dir: Path,
+    metrics: tuple[str, ...] = ("cider",),
+    limit: int | None = None,
 ) -> EvalResult:
-    """Generate for the held-out movies and score them, with the world's name/pronoun truth."""
+    """Generate for the held-out movies (the first ``limit`` ADs) and score them, with the
+    world's name/pronoun truth."""
     eval_set = open_world_split(world, model.config, "eval")
     return evaluate(model, eval_set, out_dir, options=ScoreOptions(metrics=metrics),
-                    truth=load_world_truth(world), resume=False,
+                    truth=load_world_truth(world), resume=False, limit=limit,
                     settings={"world": str(world)})
 
 
