@@ -39,7 +39,6 @@ from uniad.train.world import (
     LLM_SETTINGS, chance_name_accuracy, evaluate_on_world, train_on_world, world_config,
 )
 
-log = logging.getLogger("bench_learn")
 
 VARIANTS: dict[str, list[str]] = {
     "full": [],

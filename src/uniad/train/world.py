@@ -9,7 +9,6 @@ world's truth adds the character-name and pronoun accuracies to CIDEr.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +17,16 @@ import torch
 
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import ADDataset, collate_samples
-from uniad.data.synthetic import BANK_FILE, EVAL_FILE, FEATURES_FILE, TRAIN_FILE, load_world_truth
+from uniad.data.synthetic import (
+    BANK_FILE, EVAL_FILE, FEATURES_FILE, TRAIN_FILE, load_world, load_world_truth,
+)
+from uniad.errors import UniADError
 from uniad.eval.evaluate import EvalResult, evaluate
 from uniad.eval.scoring import ScoreOptions
 from uniad.model.uniad import UniAD
 from uniad.train.data import open_split, tokenizer_corpus
 from uniad.train.loop import TrainResult, train
 from uniad.train.monitor import write_run_info
-
-log = logging.getLogger(__name__)
 
 # Settings per LLM on top of the demo preset. The random "tiny" LLM knows no language, so
 # all of it trains (LoRA on a frozen random base stays at chance, see model.train_llm),
@@ -41,7 +41,7 @@ LLM_SETTINGS: dict[str, list[str]] = {
 def world_config(llm: str, overrides: list[str] | None = None) -> UniADConfig:
     """The demo preset for ``llm`` ("tiny" or "smollm2") plus ``overrides``."""
     if llm not in LLM_SETTINGS:
-        raise ValueError(f"llm must be one of {sorted(LLM_SETTINGS)}, got {llm!r}")
+        raise UniADError(f"llm must be one of {', '.join(sorted(LLM_SETTINGS))}, got {llm!r}")
     return load_config("demo", None, [*LLM_SETTINGS[llm], *(overrides or [])])
 
 
@@ -92,8 +92,6 @@ def evaluate_on_world(
 def chance_name_accuracy(world: Path) -> float:
     """Name accuracy (percent) of guessing uniformly among each held-out movie's cast: the
     level a model without the character bank should not beat."""
-    from uniad.data.synthetic import load_world
-
     record = load_world(world)
     cast_size = {m: len(v["cast"]) for m, v in record["movies"].items() if v["split"] == "eval"}
     naming = [e for e in record["events"].values()
