@@ -64,15 +64,15 @@ from torch.utils.data import DataLoader
 
 from benchmarks.bench_generate import resident_kib
 from uniad.config import UniADConfig, load_config
-from uniad.data.dataset import ADDataset, collate_samples
+from uniad.data.dataset import collate_samples
 from uniad.data.schema import Sample
-from uniad.data.synthetic import BANK_FILE, FEATURES_FILE, TRAIN_FILE, make_world
+from uniad.data.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.sequence import SequenceBuilder, TextSegment, sequence_length
-from uniad.model.uniad import UniAD
-from uniad.train.data import open_split, tokenizer_corpus
+from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.train.loop import train
+from uniad.train.world import open_world_split
 
 log = logging.getLogger("bench_train")
 
@@ -122,17 +122,6 @@ def bench_config(overrides: Sequence[str], batch_size: int, checkpointing: bool,
     return load_config("demo", None, settings)
 
 
-def open_world(world: Path, config: UniADConfig) -> ADDataset:
-    return open_split(world / TRAIN_FILE, world / FEATURES_FILE, world / BANK_FILE, config.data,
-                      training=True, seed=config.train.seed)
-
-
-def build_model(config: UniADConfig, dataset: ADDataset) -> UniAD:
-    """The model as ``uniad train`` builds it (the tiny tokenizer learns the split's texts)."""
-    torch.manual_seed(config.train.seed)
-    return UniAD.build(config, corpus=tokenizer_corpus(dataset))
-
-
 def sample_tokens(builder: SequenceBuilder, sample: Sample) -> tuple[int, int]:
     """(target tokens, sequence tokens) of one sample as the model lays it out."""
     segments = builder.build(sample)
@@ -160,7 +149,7 @@ def measure_training(
         raise UniADError("--warmup and --steps must be >= 1 (the warm-up's last step starts the clock)")
     torch.set_num_threads(threads)
     config = bench_config(overrides, batch_size, checkpointing, seed)
-    dataset = open_world(world, config)
+    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
     per_step = batch_size * config.train.grad_accum
     if (warmup + steps) * per_step > len(dataset):
         raise UniADError(
@@ -168,7 +157,6 @@ def measure_training(
             f"{per_step} (an epoch end would save a checkpoint inside the timed steps); lower "
             "--steps/--warmup or use a bigger world (--movies)"
         )
-    model = build_model(config, dataset)
     batches: list[list[Sample]] = []  # every batch the model read, in order
     stamps: list[tuple[float, int]] = []  # (end time, batches read so far) per optimizer step
     peak = {"kib": 0}
@@ -239,7 +227,7 @@ def measure_data(
     after ``warmup`` batches, no model. Reading is fast, so a whole epoch keeps the timed
     span long enough to measure."""
     config = bench_config(overrides, batch_size, False, seed)
-    dataset = open_world(world, config)
+    dataset = open_world_split(world, config, "train")
     if samples is None:
         samples = len(dataset) - warmup * batch_size
     need = warmup * batch_size + samples

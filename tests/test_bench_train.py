@@ -11,7 +11,9 @@ import pytest
 from uniad.data.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.sequence import sequence_length
+from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
+from uniad.train.world import open_world_split
 
 # Benchmarks live outside the package and import each other as `benchmarks.*` (as
 # `uniad bench` runs them): put this checkout's root on the path.
@@ -30,16 +32,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _dataset(world: Path):
-    return bench.open_world(world, bench.bench_config([], 1, False, seed=0))
+    return open_world_split(world, bench.bench_config([], 1, False, seed=0), "train")
 
 
 def _timed_samples(world: Path, batch_size: int):
     """The samples the timed steps read, worked out from the loop's epoch order (the
     warm-up's batches come first), and the tiny model's tokenizer for them."""
     config = bench.bench_config([], batch_size, False, seed=0)
-    dataset = bench.open_world(world, config)
+    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
     order = epoch_order(len(dataset), init_distributed("cpu"), config.train.seed, 0)
-    model = bench.build_model(config, dataset)
     timed = order[WARMUP * batch_size : (WARMUP + STEPS) * batch_size]
     return [dataset[i] for i in timed], model
 

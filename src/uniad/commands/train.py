@@ -14,12 +14,9 @@ log = logging.getLogger(__name__)
 
 
 def _handler(args: argparse.Namespace) -> int:
-    import torch
-
     from uniad.config import load_config
-    from uniad.model.uniad import UniAD
     from uniad.data.dataset import collate_samples
-    from uniad.train.data import open_split, tokenizer_corpus
+    from uniad.train.data import build_for_training, open_split
     from uniad.train.distributed import cleanup_distributed, init_distributed
     from uniad.train.loop import train
     from uniad.train.monitor import write_run_info
@@ -37,12 +34,7 @@ def _handler(args: argparse.Namespace) -> int:
         if args.val_data:
             val_set = open_split(args.val_data, args.features, args.bank, config.data,
                                  training=False, seed=seed)
-        # The checkpoint names the encoder of its features, so `uniad narrate` can refuse others.
-        config.model.visual_encoder = train_set.features.attrs.get("encoder") or None
-        # Same seed on every rank so all replicas start alike (DDP also broadcasts rank 0's).
-        torch.manual_seed(seed)
-        model = UniAD.build(config, corpus=tokenizer_corpus(train_set))  # corpus: "tiny" only
-        train_set = _within_token_limit(train_set, model, config)
+        model, train_set = build_for_training(train_set, config)
         if ctx.is_main:
             data = {"train_data": args.train_data, "val_data": args.val_data,
                     "features": args.features, "bank": args.bank}
@@ -61,20 +53,6 @@ def _handler(args: argparse.Namespace) -> int:
     finally:
         cleanup_distributed()
     return 0
-
-
-def _within_token_limit(dataset, model, config):
-    """The training set without ADs longer than ``data.max_ad_tokens`` (the release drops
-    them; so do we, with a logged count). It needs the model's tokenizer, hence after build."""
-    from uniad.data.dataset import ADDataset
-    from uniad.model.sequence import within_target_limit
-
-    kept = within_target_limit(dataset.events, model.builder, config.data.max_ad_tokens,
-                               check_previous=config.model.contrastive_loss)
-    if len(kept) == len(dataset.events):
-        return dataset
-    return ADDataset(kept, dataset.features, dataset.bank, dataset.config,
-                     training=True, seed=dataset.seed)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

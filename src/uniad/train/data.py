@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uniad.config import DataConfig
+import torch
+
+from uniad.config import DataConfig, UniADConfig
 from uniad.data.charbank import CharacterBank
 from uniad.data.dataset import ADDataset, character_pool
 from uniad.data.features import FeatureStore
 from uniad.data.formats import read_annotations
 from uniad.errors import UniADError
-from uniad.model.sequence import CONTEXT_TEMPLATE, FIXED_TEXTS, character_text
+from uniad.model.sequence import CONTEXT_TEMPLATE, FIXED_TEXTS, character_text, within_target_limit
+from uniad.model.uniad import UniAD
 
 
 def open_split(
@@ -51,3 +54,27 @@ def tokenizer_corpus(dataset: ADDataset) -> list[str]:
         texts.extend(CONTEXT_TEMPLATE.format(c.text) for c in event.context if c.text)
         texts.extend(character_text(c) for c in character_pool(event, source, dataset.training))
     return texts
+
+
+def within_token_limit(dataset: ADDataset, model: UniAD, config: UniADConfig) -> ADDataset:
+    """The training set without ADs longer than ``data.max_ad_tokens`` (the release drops
+    them; so do we, with a logged count). It needs the model's tokenizer, hence after build."""
+    kept = within_target_limit(dataset.events, model.builder, config.data.max_ad_tokens,
+                               check_previous=config.model.contrastive_loss)
+    if len(kept) == len(dataset.events):
+        return dataset
+    return ADDataset(kept, dataset.features, dataset.bank, dataset.config,
+                     training=True, seed=dataset.seed)
+
+
+def build_for_training(train_set: ADDataset, config: UniADConfig) -> tuple[UniAD, ADDataset]:
+    """The model `uniad train` trains on ``train_set`` and the part of the set it keeps.
+
+    The config records the features' encoder (so `uniad narrate` can refuse others); the
+    seed is set before building so every rank starts alike (DDP also broadcasts rank 0's);
+    the "tiny" LLM's tokenizer learns the split's texts.
+    """
+    config.model.visual_encoder = train_set.features.attrs.get("encoder") or None
+    torch.manual_seed(config.train.seed)
+    model = UniAD.build(config, corpus=tokenizer_corpus(train_set))
+    return model, within_token_limit(train_set, model, config)

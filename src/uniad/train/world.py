@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import ADDataset, collate_samples
 from uniad.data.synthetic import (
@@ -24,7 +22,7 @@ from uniad.errors import UniADError
 from uniad.eval.evaluate import EvalResult, evaluate
 from uniad.eval.scoring import ScoreOptions
 from uniad.model.uniad import UniAD
-from uniad.train.data import open_split, tokenizer_corpus
+from uniad.train.data import build_for_training, open_split
 from uniad.train.loop import TrainResult, train
 from uniad.train.monitor import write_run_info
 
@@ -65,10 +63,7 @@ class WorldTraining:
 def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTraining:
     """Train a fresh UniAD on the world's training split into ``run_dir`` (as `uniad train`)."""
     started = time.perf_counter()
-    train_set = open_world_split(world, config, "train")
-    config.model.visual_encoder = train_set.features.attrs.get("encoder") or None
-    torch.manual_seed(config.train.seed)
-    model = UniAD.build(config, corpus=tokenizer_corpus(train_set))
+    model, train_set = build_for_training(open_world_split(world, config, "train"), config)
     write_run_info(run_dir, config, {"world": str(world)})
     result = train(model, train_set, config.train, run_dir, collate_fn=collate_samples)
     return WorldTraining(model, result, time.perf_counter() - started, len(train_set))
