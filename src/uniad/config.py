@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -79,19 +79,27 @@ class ModelConfig:
     # The visual encoder the features came from, as a feature store's ``encoder`` attribute
     # names it (``uniad train`` records it); None = unknown (e.g. the release's MAD files).
     visual_encoder: str | None = None
+    # "shipped": the checkpoint's LoRA is not applied, as in the release's evaluation (its
+    # loralib layers are merged while still zero, before the checkpoint loads, so its
+    # lora_A/B never act; the published mappers were trained that way too); "active": the
+    # adapters act, as the paper describes. `uniad import-release` writes "shipped".
+    release_lora: Literal["shipped", "active"] = "active"
 
 
 @dataclass
 class GenerationConfig:
-    """Decoding settings; defaults are the release's MAD evaluation."""
+    """Decoding settings; defaults are the release's MAD evaluation (docs/decoding.md)."""
 
     num_beams: int = 5
     repetition_penalty: float = 1.2
     no_repeat_ngram_size: int = 3
-    max_new_tokens: int = 67
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
+    # New tokens at most. The release's max_length=67 counts the BOS seed transformers
+    # 4.32.1 puts in input_ids, so it writes at most 66.
+    max_new_tokens: int = 66
+    # "hf432": the beam/penalty rules transformers 4.32.1 applies to the release's
+    # arguments (BOS-seeded penalties, its finished-hypothesis heap and stopping rule);
+    # "standard": transformers 5's rules, without its left-padding offset (uniad.model.decode).
+    rules: Literal["hf432", "standard"] = "hf432"
     batch_size: int = 8
 
 

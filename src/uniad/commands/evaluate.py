@@ -12,6 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# The one model setting evaluation may change: whether the checkpoint's LoRA acts.
+EVAL_MODEL_SETTING = "release_lora"
+
 _EPILOG = """\
 examples:
   uniad evaluate --checkpoint runs/demo --data world/eval.json --features world/features.h5 \\
@@ -39,14 +42,18 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.model.uniad import CONFIG_FILE, UniAD
     from uniad.train.data import open_split
 
-    model_keys = [s for s in args.set if s.strip().startswith("model.")]
+    model_keys = [s for s in args.set if s.strip().startswith("model.")
+                  and not s.strip().startswith(f"model.{EVAL_MODEL_SETTING}=")]
     if model_keys:
         raise UniADError(f"--set {model_keys[0]}: model settings come from the checkpoint; "
-                         "only data.* and generation.* can be changed at evaluation")
+                         f"only data.*, generation.* and model.{EVAL_MODEL_SETTING} can be "
+                         "changed at evaluation")
     ckpt = checkpoint_dir(args.checkpoint)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device)  # checks the folder
     config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set)
+    model.config.model.release_lora = config.model.release_lora
+    model.apply_release_lora()
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
                          seed=config.train.seed)
     world = args.world or (Path(args.data).parent if (Path(args.data).parent / WORLD_FILE).is_file() else None)
@@ -81,7 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "when it holds world.json)")
     p.add_argument("--out", required=True, help="output folder (reused to resume)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a data.* or generation.* setting of the checkpoint's config")
+                   help="override a data.*, generation.* or model.release_lora setting of the "
+                        "checkpoint's config")
     p.add_argument("--batch-size", type=int, default=None, help="samples per generate call")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
     p.add_argument("--metrics", default="cider,bleu,meteor,rouge",

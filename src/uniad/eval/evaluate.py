@@ -53,6 +53,19 @@ class EvalResult:
         return {r["uid"]: r["prediction"] for r in self.records}
 
 
+LORA_NOTES = {
+    "shipped": "the checkpoint's LoRA adapters were NOT applied, as in the release's own "
+               "evaluation (--set model.release_lora=active applies them, as the paper describes)",
+    "active": "the checkpoint's LoRA adapters were applied",
+}
+RULES_NOTES = {
+    "hf432": "beam search as transformers 4.32.1 runs the release's arguments (BOS-seeded "
+             "penalties; --set generation.rules=standard for transformers 5's rules)",
+    "standard": "beam search with transformers 5's rules (--set generation.rules=hf432 for the "
+                "release's)",
+}
+
+
 # -- the prediction log -------------------------------------------------------------------
 
 
@@ -205,9 +218,10 @@ def evaluate(
     options = options or ScoreOptions()
     decoding = {k: v for k, v in dataclasses.asdict(generation).items() if k != "batch_size"}
     # What the generated lines depend on; a resume under other values would mix outputs.
+    lora = model.config.model.release_lora  # which LoRA semantics generated the lines
     identity = {k: v for k, v in (settings or {}).items() if k not in _NOT_IDENTITY}
     _check_run(out, {"decoding": decoding, "data_settings": dataclasses.asdict(dataset.config),
-                     **identity}, resume)
+                     "lora": lora, **identity}, resume)
 
     records, generated = generate_split(model, dataset, out, generation, limit)
     predictions = {r["uid"]: r["prediction"] for r in records}
@@ -226,9 +240,12 @@ def evaluate(
     })
     if empty:
         report.notes.append(f"{empty} empty prediction(s) are scored as they are (they score 0)")
+    report.notes.append(f"model.release_lora={lora}: " + LORA_NOTES[lora])
+    report.notes.append(f"generation.rules={generation.rules}: " + RULES_NOTES[generation.rules])
     result = EvalResult(
         out_dir=out, scores=report.scores, counts=report.counts, notes=report.notes,
         settings={**(settings or {}), "decoding": decoding, "batch_size": generation.batch_size,
+                  "lora": lora, "text_decoder": model.text_decoder.kind,
                   "scoring": dataclasses.asdict(options),
                   "data_settings": dataclasses.asdict(dataset.config)},
         records=records,

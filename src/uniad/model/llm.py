@@ -257,6 +257,43 @@ def apply_lora(model: PreTrainedModel, config: ModelConfig) -> PeftModel:
     return peft_model
 
 
+class TextDecoder:
+    """Token ids -> text, skipping special tokens, the way the LLM's own tokenizer does.
+
+    A folder with a SentencePiece ``tokenizer.model`` (Llama-2) is decoded by SentencePiece
+    itself, as the release's slow ``LlamaTokenizer`` did: where byte-fallback pieces form
+    invalid UTF-8, SentencePiece replaces only the bad bytes, the fast tokenizer's decoder
+    the whole run, so the two texts differ. Other tokenizers decode with ``batch_decode``.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, sentencepiece_model: Path | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.processor = None
+        if sentencepiece_model is not None:
+            import sentencepiece
+
+            self.processor = sentencepiece.SentencePieceProcessor(model_file=str(sentencepiece_model))
+        self.special = set(tokenizer.all_special_ids)
+
+    @property
+    def kind(self) -> str:
+        return "sentencepiece" if self.processor is not None else "tokenizer"
+
+    def __call__(self, rows: list[list[int]]) -> list[str]:
+        if self.processor is None:
+            return self.tokenizer.batch_decode(rows, skip_special_tokens=True)
+        size = self.processor.get_piece_size()
+        return [self.processor.decode([t for t in row if t not in self.special and t < size])
+                for row in rows]
+
+
+def text_decoder(spec: str, tokenizer: PreTrainedTokenizerBase) -> TextDecoder:
+    """The decoder for the LLM named by ``spec``: SentencePiece when its folder has one."""
+    named = spec in ("smollm2", "tiny", "llama2-7b")
+    model_file = None if named else Path(spec).expanduser() / "tokenizer.model"
+    return TextDecoder(tokenizer, model_file if model_file is not None and model_file.is_file() else None)
+
+
 def embedding_width(model: nn.Module) -> int:
     """Width of the LLM's input embeddings (the mappers' output width)."""
     return model.get_input_embeddings().embedding_dim

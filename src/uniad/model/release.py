@@ -276,7 +276,9 @@ def import_release(
 
     The RMSNorm weights are frozen base weights in our model, so the run's config turns on
     ``model.train_norms``: that is what makes ``save_pretrained`` store them and
-    ``from_pretrained`` apply them (it only restores trainable weights and LoRA).
+    ``from_pretrained`` apply them (it only restores trainable weights and LoRA). The config
+    also records the release's evaluation semantics (``model.release_lora=shipped``,
+    ``data.time_rounding=release``, ``generation.rules=hf432``); each is one ``--set`` away.
     """
     source = str(checkpoint)
     release = load_release_state(checkpoint)
@@ -291,6 +293,12 @@ def import_release(
                          "checkpoint was trained on (Llama-2-7b-hf)")
     config.model.llm = llm
     config.model.train_norms = True
+    # The release's evaluation semantics, recorded so that `uniad evaluate` reproduces its
+    # predictions: the checkpoint's LoRA never acts there, clip times are rounded to whole
+    # seconds, and decoding follows transformers 4.32.1 (docs/reproduce.md).
+    config.model.release_lora = "shipped"
+    config.data.time_rounding = "release"
+    config.generation.rules = "hf432"
     model = UniAD.build(config, meta=True)
     _check_llm(model, release, llm, source, llm_vocab or LLAMA2_VOCAB)
     state, counts = release_to_ours(release, model.trainable_state_dict(), source)
