@@ -62,7 +62,6 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch.utils.data import DataLoader
 
-from benchmarks.bench_generate import resident_kib
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import collate_samples
 from uniad.data.schema import Sample
@@ -107,6 +106,13 @@ def reset_peak() -> None:
             f.write("5")
     except OSError:
         log.debug("cannot reset the peak RSS; measuring from the process start")
+
+
+def resident_kib() -> int:
+    """Current resident set in KiB (Linux /proc; ru_maxrss uses the same unit)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def peak_kib() -> int:
@@ -258,6 +264,56 @@ def measure_data(
     }
 
 
+def measure_hinge(
+    world: Path,
+    *,
+    batch_size: int,
+    steps: int = 12,
+    warmup: int = 2,
+    overrides: Sequence[str] = (),
+    seed: int = 0,
+) -> dict:
+    """A contrastive training step (the release recipe: one hinge on batch-level CEs) with
+    the hinge inactive and active, two ways, alternated on the same batch:
+
+    - ``now``: the loss UniAD returns; an inactive hinge is a constant with no graph, so
+      backward skips the negative pass (as the release's Python ``max`` does);
+    - ``before``: ``ce + relu(margin)``, the step before issue 15, which runs backward
+      through the negative pass even when the hinge is zero.
+
+    The learning rate is 0 so the margins keep their sign over the timed steps."""
+    import torch.nn.functional as F
+
+    config = bench_config([*overrides, "model.contrastive_loss=true"], batch_size, False, seed)
+    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
+    found: dict[str, list[Sample]] = {}
+    for start in range(0, len(dataset) - batch_size + 1, batch_size):
+        batch = [dataset[i] for i in range(start, start + batch_size)]
+        with torch.no_grad():
+            margin = model(batch).get("margin")
+        if margin is not None:
+            found.setdefault("active" if float(margin) > 0 else "inactive", batch)
+        if len(found) == 2:
+            break
+    losses = {"now": lambda out: out["loss"], "before": lambda out: out["ce"] + F.relu(out["margin"])}
+    result: dict = {"kind": "hinge", "batch_size": batch_size, "threads": torch.get_num_threads(),
+                    "gradient_checkpointing": False}
+    for state, batch in sorted(found.items()):
+        seconds = {name: 0.0 for name in losses}
+        for i in range(warmup + steps):
+            for name, loss_of in losses.items():
+                start = time.perf_counter()
+                optimizer.zero_grad()
+                loss_of(model(batch)).backward()
+                optimizer.step()
+                if i >= warmup:
+                    seconds[name] += time.perf_counter() - start
+        for name, total in seconds.items():
+            result[f"{state}_{name}_samples_per_s"] = steps * batch_size / total
+    return result
+
+
 # -- orchestration ----------------------------------------------------------------------
 def settings(args: argparse.Namespace) -> list[dict]:
     """Every measured setting, in table order."""
@@ -266,6 +322,7 @@ def settings(args: argparse.Namespace) -> list[dict]:
     runs += [{"kind": "train", "batch_size": b, "threads": 1, "checkpointing": True}
              for b in args.batch_sizes]
     runs.append({"kind": "data", "batch_size": max(args.batch_sizes), "threads": 1})
+    runs.append({"kind": "hinge", "batch_size": max(args.batch_sizes), "threads": 1})
     return runs
 
 
@@ -276,6 +333,8 @@ def run_child(args: argparse.Namespace) -> dict:
     torch.set_num_threads(spec["threads"])
     if spec["kind"] == "data":
         return measure_data(args.world, batch_size=spec["batch_size"], **common)
+    if spec["kind"] == "hinge":
+        return measure_hinge(args.world, batch_size=spec["batch_size"], steps=args.steps, **common)
     return measure_training(args.world, batch_size=spec["batch_size"], threads=spec["threads"],
                             checkpointing=spec["checkpointing"], steps=args.steps, **common)
 
@@ -336,6 +395,13 @@ def ratios(results: list[dict]) -> list[tuple[str, str, float]]:
             # training step spent getting data: near 0 means compute-bound.
             out.append((f"data_share_b{b}_t1", f"train samples/s / data-path samples/s, batch {b}",
                         find[(b, 1, False)]["samples_per_s"] / data["samples_per_s"]))
+    for hinge in (r for r in results if r["kind"] == "hinge"):
+        for state in ("inactive", "active"):
+            if f"{state}_now_samples_per_s" in hinge:
+                out.append((f"hinge_{state}_now_vs_before",
+                            f"samples/s, contrastive step, hinge {state}: now / before (negative "
+                            f"pass kept in backward), batch {hinge['batch_size']}",
+                            hinge[f"{state}_now_samples_per_s"] / hinge[f"{state}_before_samples_per_s"]))
     return out
 
 
@@ -350,6 +416,8 @@ def print_table(args: argparse.Namespace, results: list[dict], figures: list[tup
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     base = first["samples_per_s"]
     for r in results:
+        if r["kind"] == "hinge":
+            continue
         if r["kind"] == "data":
             print(f"| {label(r)} | {r['samples_per_s']:.0f} | - | - | - | - | "
                   f"{r['peak_extra_mib']:.1f} MiB | - |")

@@ -35,6 +35,7 @@ def make_sample(
     context: tuple[str, ...] = ("Anna opens the door.",),
     target: str | None = "She sits down at the table.",
     seed: int = 0,
+    feature_dim: int = FEATURE_DIM,
 ) -> Sample:
     """A sample with random features; ``context`` oldest first, as ``Sample`` keeps it."""
     g = torch.Generator().manual_seed(seed)
@@ -46,15 +47,15 @@ def make_sample(
     )
     entries = [
         CharacterEntry(
-            Character(f"nm{i}", actor, role), torch.randn(exemplar_tokens, FEATURE_DIM, generator=g)
+            Character(f"nm{i}", actor, role), torch.randn(exemplar_tokens, feature_dim, generator=g)
         )
         for i, (role, actor) in enumerate(characters)
     ]
     return Sample(
         sample_id=sample_id,
         event=event,
-        video=torch.randn(frames, FEATURE_DIM, generator=g),
-        previous_videos=[torch.randn(n, FEATURE_DIM, generator=g) for n in previous_frames],
+        video=torch.randn(frames, feature_dim, generator=g),
+        previous_videos=[torch.randn(n, feature_dim, generator=g) for n in previous_frames],
         context_texts=list(context),
         characters=entries,
         target=target,

@@ -166,3 +166,33 @@ def test_dropped_samples_are_listed_with_reasons(setup, tmp_path):
     assert scores["counts"]["dropped by the dataset"] == 1
     assert scores["dropped"][0]["uid"] == "ghost#0" and "ghost" in scores["dropped"][0]["reason"]
     assert "## Dropped samples (1)\n\n- ghost#0: " in (tmp_path / "report.md").read_text()
+
+
+def test_release_lora_is_a_switch_at_evaluation_and_the_report_says_which_ran(setup, tmp_path):
+    """``--set model.release_lora=shipped`` turns the checkpoint's adapters off: the ADs
+    equal those of the same run with its LoRA zeroed; report.md names the setting."""
+    root, world, model, _ = setup
+    run = tmp_path / "run"
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.5)
+    model.save_pretrained(run)
+    common = ["evaluate", "--data", str(world / "eval.json"), "--features", str(world / "features.h5"),
+              "--bank", str(world / "charbank.safetensors"), "--metrics", "cider",
+              "--tokenizer", "python", "--limit", "4"]
+    assert main([*common, "--checkpoint", str(run), "--out", str(tmp_path / "active")]) == 0
+    assert main([*common, "--checkpoint", str(run), "--out", str(tmp_path / "shipped"),
+                 "--set", "model.release_lora=shipped"]) == 0
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.zero_()
+    model.save_pretrained(tmp_path / "bare")
+    assert main([*common, "--checkpoint", str(tmp_path / "bare"), "--out", str(tmp_path / "bare_out")]) == 0
+    read = lambda name: json.loads((tmp_path / name / "predictions.json").read_text())
+    assert read("shipped") == read("bare_out") != read("active")
+    assert "model.release_lora=shipped" in (tmp_path / "shipped" / "report.md").read_text()
+    assert "model.release_lora=active" in (tmp_path / "active" / "report.md").read_text()
+    assert main([*common, "--checkpoint", str(run), "--out", str(tmp_path / "x"),
+                 "--set", "model.num_latents=3"]) == 2

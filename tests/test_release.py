@@ -23,6 +23,7 @@ from uniad.config import load_config
 from uniad.model.release import release_key_to_ours, release_to_ours
 from uniad.model.tiny import TINY_LLAMA, build_tiny_llm
 from uniad.model.uniad import UniAD
+from model_samples import make_sample
 
 class Sizes(NamedTuple):
     width: int  # D, the LLM width
@@ -331,3 +332,42 @@ def test_layout_at_paper_size_fits_the_mad_preset_on_llama2_7b():
     assert set(state) == set(model.trainable_state_dict())
     assert dict(counts) == {"video_mapper": 30, "character_mapper": 30, "placeholders": 2,
                             "lora": 256, "norm": 65}
+
+
+def teacher_forced_logits(model: UniAD, samples) -> torch.Tensor:
+    """The LLM's logits over each sample's whole sequence (prompt + target)."""
+    segments = [model.builder.build(s) for s in samples]
+    batch = model.encode(segments, model.visual_embeddings(samples, segments))
+    with torch.no_grad():
+        return model.llm(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask,
+                         position_ids=batch.position_ids).logits
+
+
+def test_release_lora_shipped_ignores_the_adapters_and_active_uses_them(world, imported):
+    """The release's evaluation never applies a checkpoint's LoRA (issue 15): the import
+    records release_lora=shipped, whose logits equal the adapter-free model's; active
+    applies the file's non-zero adapters."""
+    assert imported.config.model.release_lora == "shipped"
+    config = load_config(path=world["run"] / "config.yaml")
+    assert (config.data.time_rounding, config.generation.rules) == ("release", "hf432")
+    samples = [make_sample(f"s{i}", seed=i, feature_dim=FEAT,
+                           characters=(("Anna", "Emma Stone"), ("Tom", "Ryan Gosling"))[: i + 1])
+               for i in range(2)]
+    shipped = teacher_forced_logits(imported, samples)
+    bare = UniAD.from_pretrained(world["run"]).eval()
+    with torch.no_grad():
+        for name, p in bare.named_parameters():
+            if "lora_B" in name:
+                p.zero_()
+    bare.config.model.release_lora = "active"
+    bare.apply_release_lora()
+    torch.testing.assert_close(shipped, teacher_forced_logits(bare, samples), atol=1e-5, rtol=1e-5)
+    imported.config.model.release_lora = "active"
+    imported.apply_release_lora()
+    try:
+        active = teacher_forced_logits(imported, samples)
+    finally:
+        imported.config.model.release_lora = "shipped"
+        imported.apply_release_lora()
+    assert (active - shipped).abs().max() > 1e-2
+    torch.testing.assert_close(teacher_forced_logits(imported, samples), shipped)

@@ -191,3 +191,20 @@ def test_llama2_7b_split_on_the_meta_device(capsys):
     table = capsys.readouterr().out
     assert "| LoRA | 16,777,216 (16.8 M) | 0 |" in table  # the MAD recipe freezes LoRA
     assert "**812,564,480 (812.6 M)**" in table  # total trainable: towers + 2 embeddings
+
+
+def test_inactive_hinge_has_no_graph_and_active_one_equals_relu_mean():
+    """The hinge drops the negative pass from backward when every margin is <= 0 (the
+    release's Python max(0, x)); otherwise value and gradient equal relu(margin).mean()."""
+    import torch.nn.functional as F
+
+    from uniad.model.uniad import active_hinge
+
+    inactive = torch.tensor([-0.5, -0.1, 0.0], requires_grad=True)
+    assert active_hinge(inactive).grad_fn is None and float(active_hinge(inactive)) == 0.0
+    margin = torch.tensor([0.3, -0.2, 0.5], requires_grad=True)
+    reference = margin.detach().clone().requires_grad_(True)
+    hinge, expected = active_hinge(margin), F.relu(reference).mean()
+    hinge.backward()
+    expected.backward()
+    assert torch.allclose(hinge, expected) and torch.equal(margin.grad, reference.grad)

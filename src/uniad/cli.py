@@ -15,6 +15,7 @@ import logging
 import sys
 
 from uniad.errors import UniADError
+from uniad.runtime import apply_threads
 
 # Order is the order shown in `uniad --help`.
 COMMAND_MODULES = [
@@ -31,6 +32,13 @@ COMMAND_MODULES = [
 ]
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uniad",
@@ -40,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--threads", type=_positive_int, default=None, metavar="N",
+        help="torch intra-op threads (default: OMP_NUM_THREADS if set, else the cores not "
+             "already busy, so a shared machine is not oversubscribed)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMAND_MODULES:
@@ -55,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    apply_threads(args.threads)
     try:
         return int(args.func(args) or 0)
     except UniADError as err:

@@ -379,9 +379,11 @@ class PrefilledLM:
 
     def advance(self, parents: Tensor, tokens: Tensor) -> Tensor:
         parents = parents.to(self.mask.device)
-        self.cache.reorder_cache(parents)
-        self.mask = torch.cat([self.mask[parents], self.mask.new_ones(len(parents), 1)], dim=1)
-        positions = self.next_position[parents]
+        if len(parents) != len(self.mask) or not torch.equal(parents, torch.arange(len(parents), device=parents.device)):
+            self.cache.reorder_cache(parents)  # a copy of the whole cache: only when needed
+            self.mask, self.next_position = self.mask[parents], self.next_position[parents]
+        self.mask = torch.cat([self.mask, self.mask.new_ones(len(parents), 1)], dim=1)
+        positions = self.next_position
         out = self.decoder(inputs_embeds=self._embed(tokens.to(self.mask.device))[:, None],
                            attention_mask=self.mask, position_ids=positions[:, None],
                            use_cache=True, **{self.cache_argument: self.cache})
