@@ -66,6 +66,13 @@ def test_length_limit_normalisation_counts_the_seed_under_hf432():
     table = {(): {A: 0.9, B: 0.05}, (A,): {EOS: 0.33, C: 0.28, D: 0.2}, (B,): {D: 0.5}}
     assert run(table, "hf432", max_new=2)[0] == [[A, C]]
     assert run(table, "standard", max_new=2)[0] == [[A]]
+    assert run(table, "hf446", max_new=2)[0] == [[A]]  # 4.46.3: no seed, A C / 2
+
+
+def test_hf446_has_no_seed_for_the_penalties():
+    table = {(): {BOS: 0.36, A: 0.34}, (BOS,): {EOS: 0.9}, (A,): {EOS: 0.9}}
+    assert run(table, "hf446", num_beams=1, penalty=1.2)[0] == [[BOS]]
+    assert run(table, "hf446", num_beams=2, penalty=1.2)[0] == run(table, "standard", num_beams=2, penalty=1.2)[0]
 
 
 @pytest.mark.parametrize("rules", ["hf432", "standard"])
@@ -82,8 +89,9 @@ def test_hf432_is_done_uses_the_best_candidate_including_eos():
     (-0.86) with the best *candidate* of the step, here A EOS itself (-0.745): not done, one
     more step. transformers 5 compares with the best *running* beam (A C, -3.69 / 2): done."""
     table = {(): {A: 0.5, B: 0.45}, (A,): {EOS: 0.5, C: 0.05}, (B,): {EOS: 0.4, D: 0.05}}
-    ids, model = run(table, "hf432", max_new=20)
-    assert ids == [[A]] and model.calls == 2
+    for rules in ("hf432", "hf446"):  # the same stopping rule in 4.32.1 and 4.46.3
+        ids, model = run(table, rules, max_new=20)
+        assert ids == [[A]] and model.calls == 2
     ids, model = run(table, "standard", max_new=20)
     assert ids == [[A]] and model.calls == 1
 

@@ -96,10 +96,11 @@ class GenerationConfig:
     # New tokens at most. The release's max_length=67 counts the BOS seed transformers
     # 4.32.1 puts in input_ids, so it writes at most 66.
     max_new_tokens: int = 66
-    # "hf432": the beam/penalty rules transformers 4.32.1 applies to the release's
+    # "hf432": the beam/penalty rules transformers 4.32.1 applies to the release's MAD
     # arguments (BOS-seeded penalties, its finished-hypothesis heap and stopping rule);
+    # "hf446": those of 4.46.3 (the release's CMD-AD/TV-AD code: the same heap, no seed);
     # "standard": transformers 5's rules, without its left-padding offset (uniad.model.decode).
-    rules: Literal["hf432", "standard"] = "hf432"
+    rules: Literal["hf432", "hf446", "standard"] = "hf432"
     batch_size: int = 8
 
 

@@ -9,7 +9,7 @@ embeddings only), so the output depends on the batch. Here the prompt is prefill
 sample, its KV cache is copied to the beams after the first step, samples leave the batch
 when their search is over, and the penalties see exactly the ids of their own beam.
 
-Two rule sets, chosen by ``generation.rules`` (both documented in docs/decoding.md):
+Three rule sets, chosen by ``generation.rules`` (documented in docs/decoding.md):
 
 ``hf432``
     What transformers 4.32.1 (the release's pin) does for the release's arguments when
@@ -19,6 +19,10 @@ Two rule sets, chosen by ``generation.rules`` (both documented in docs/decoding.
     ``num_beams`` hypotheses are kept and the worst of them is at least the best candidate
     score of the step divided by the current length; at the length limit every running beam
     is added as a hypothesis. The release's ``max_length=67`` counts the seed: 66 new tokens.
+``hf446``
+    What transformers 4.46.3 (the release's CMD-AD/TV-AD code) does: the same hypothesis
+    heap and stopping rule, but no BOS seed (``input_ids`` starts empty), so the penalties
+    see only generated ids and a beam that reaches the limit counts its new tokens only.
 ``standard``
     transformers 5's beam search (finished candidates only from the top ``num_beams``,
     lengths without the seed, the early-stop heuristic on the best running beam, candidates
@@ -40,8 +44,7 @@ import torch
 from torch import Tensor
 from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
-Rules = Literal["hf432", "standard"]
-RULES: tuple[str, ...] = ("hf432", "standard")
+Rules = Literal["hf432", "hf446", "standard"]
 NEG_INF_SCORE = -1.0e9  # the score transformers gives beams that must not be chosen
 
 
@@ -142,8 +145,10 @@ class _Step:
     done: list[bool]  # per sample: its search is over
 
 
-class _Hf432Search:
-    """transformers 4.32.1's ``BeamSearchScorer.process``/``finalize`` for one batch."""
+class _HeapSearch:
+    """transformers 4.x's ``BeamSearchScorer.process``/``finalize`` for one batch (``hf432``
+    and ``hf446``: a hypothesis's length at an EOS and the ``is_done`` length are the
+    generated tokens + 1 in both, the seed in 4.32.1, the EOS candidate in 4.46.3)."""
 
     def __init__(self, settings: DecodeSettings, batch: int) -> None:
         self.s = settings
@@ -152,7 +157,7 @@ class _Hf432Search:
     def step(self, live: list[int], histories: Tensor, top_scores: Tensor, top_tokens: Tensor,
              top_beams: Tensor, generated: int) -> _Step:
         k, s = self.s.num_beams, self.s
-        cur_len = s.seed_length + generated  # the length of 4.32.1's input_ids at this step
+        cur_len = generated + 1  # 4.32.1: seed + generated; 4.46.3: generated + the candidate
         scores = torch.zeros(len(live), k, dtype=top_scores.dtype)
         tokens = torch.zeros(len(live), k, dtype=torch.long)
         beams = torch.zeros(len(live), k, dtype=torch.long)
@@ -280,7 +285,7 @@ def beam_search(model: StepModel, first_logits: Tensor, settings: DecodeSettings
     """
     k, processors = settings.num_beams, _processors(settings)
     batch = first_logits.shape[0]
-    search = (_Hf432Search if settings.rules == "hf432" else _StandardSearch)(settings, batch)
+    search = (_StandardSearch if settings.rules == "standard" else _HeapSearch)(settings, batch)
     live = list(range(batch))
     rows_per_sample = 1
     scores = torch.zeros(batch, 1)
