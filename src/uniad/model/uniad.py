@@ -138,7 +138,7 @@ class UniAD(nn.Module):
             blocks = gather_blocks(samples, segment_lists, kind)
             if blocks is None:
                 continue
-            out = mapper(blocks.values.to(self.device), blocks.mask.to(self.device))
+            out = mapper(blocks.values.to(self.device, self.placeholders.dtype), blocks.mask.to(self.device))
             for row, (b, seg) in enumerate(blocks.owners):
                 visuals[b][(seg.kind, seg.index)] = out[row, : seg.num_tokens]
         return visuals
