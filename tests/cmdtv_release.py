@@ -10,7 +10,7 @@ from __future__ import annotations
 import pathlib
 
 import torch
-from test_release import TINY, Sizes
+from test_release import TINY, Sizes, llm_shapes
 
 FEAT, QUERIES, POSITIONS, HEADS, FFN, QLAYERS = 16, 4, 16, 2, 32, 2
 SETTINGS = [f"model.feature_dim={FEAT}", f"model.num_latents={QUERIES}",
@@ -43,14 +43,7 @@ def layout_shapes(z: Sizes = TINY, feat: int = FEAT, queries: int = QUERIES,
                    f"{b}output_query.dense.weight": (f, ffn), f"{b}output_query.dense.bias": (f,),
                    f"{b}output_query.LayerNorm.weight": (f,), f"{b}output_query.LayerNorm.bias": (f,)}
     shapes |= {f"{kind}_input_token_embedding.weight": (1, d) for kind in ("video", "image", "context")}
-    for i in range(z.layers):
-        layer = f"gpt.model.layers.{i}."
-        for proj, out in (("q", d), ("k", z.kv_out), ("v", z.kv_out), ("o", d)):
-            shapes |= {f"{layer}self_attn.{proj}_proj.lora_A": (z.rank, d),
-                       f"{layer}self_attn.{proj}_proj.lora_B": (out, z.rank)}
-        shapes |= {layer + f"{n}.weight": (d,) for n in ("input_layernorm", "post_attention_layernorm")}
-    shapes["gpt.model.norm.weight"] = (d,)
-    return shapes
+    return shapes | llm_shapes(z)
 
 
 def release_state(seed: int = 0) -> dict[str, torch.Tensor]:

@@ -63,6 +63,13 @@ def layout_shapes(z: Sizes = TINY) -> dict[str, tuple[int, ...]]:
                        b + "mlp.c_fc.weight": (4 * d, d), b + "mlp.c_fc.bias": (4 * d,),
                        b + "mlp.c_proj.weight": (d, 4 * d), b + "mlp.c_proj.bias": (d,)}
     shapes |= {f"{kind}_input_token_embedding.weight": (1, d) for kind in ("video", "image")}
+    return shapes | llm_shapes(z)
+
+
+def llm_shapes(z: Sizes) -> dict[str, tuple[int, ...]]:
+    """The LLM keys both release checkpoints save: loralib LoRA and RMSNorm weights."""
+    d = z.width
+    shapes: dict[str, tuple[int, ...]] = {}
     for i in range(z.layers):
         layer = f"gpt.model.layers.{i}."
         for proj, out in (("q", d), ("k", z.kv_out), ("v", z.kv_out), ("o", d)):

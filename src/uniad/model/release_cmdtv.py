@@ -61,6 +61,7 @@ PLACEHOLDERS = {
     "context_input_token_embedding.weight": ("context_placeholder", None),
 }
 TIED = {name.replace("_input_", "_output_"): name for name in PLACEHOLDERS}
+PLACEHOLDER_PARAMS = {param for param, _ in PLACEHOLDERS.values()}
 LLAMA_PROJ = MAPPER + "llama_proj."
 
 
@@ -161,13 +162,16 @@ def cmdtv_to_ours(
         else:
             unused.append(key)
     absent = _fill_absent(state, expected, rows, mean_row, release)
-    missing = [f"{ours_to_cmdtv_key(k)} ({k})" for k in expected if k not in state]
+    missing = [k for k in expected if k not in state]
     wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
              for k in state if state[k].shape != expected[k].shape]
+    why = (" (the release takes the video mapper's from Video-LLaMA's "
+           "VL_LLaMA_2_7B_Finetuned.pth, which UniAD does not read)"
+           if any(k.startswith(OURS_MAPPER) for k in missing) else "")
     problems = [f"{len(keys)} {label}: {_listing(sorted(keys))}" for label, keys in (
         ("key(s) in the file with no place in this model", unused),
-        ("weight(s) of this model not in the file (the release takes the video mapper's "
-         "from Video-LLaMA's VL_LLaMA_2_7B_Finetuned.pth, which UniAD does not read)", missing),
+        (f"weight(s) of this model not in the file{why}",
+         [f"{ours_to_cmdtv_key(k)} ({k})" for k in missing]),
         ("shape mismatch(es)", wrong)) if keys]
     if problems:
         raise UniADError(f"{source}: does not match the model: " + "; ".join(problems))
@@ -256,22 +260,16 @@ def import_cmdtv(
 
 def ours_to_cmdtv(state: Mapping[str, Tensor], source: str) -> dict[str, Tensor]:
     """Our trainable weights -> the CMD/TV release's key names and shapes (no prefix)."""
-    out: dict[str, Tensor] = {}
-    unplaced: list[str] = []
-    for key, value in state.items():
-        if key in ("placeholders", "context_placeholder"):
-            for name, (param, row) in PLACEHOLDERS.items():
-                if param == key:
-                    out[name] = value[row : row + 1].clone() if row is not None else value.clone()
-        elif (name := ours_to_cmdtv_key(key)) is not None:
-            out[name] = value
-        else:
-            unplaced.append(key)
+    names = {key: ours_to_cmdtv_key(key) for key in state if key not in PLACEHOLDER_PARAMS}
+    unplaced = sorted(key for key, name in names.items() if name is None)
     if unplaced:
         raise UniADError(f"{source}: {len(unplaced)} weight(s) have no place in the release's "
-                         f"layout: {_listing(sorted(unplaced))}")
-    for output, name in TIED.items():
-        if name in out:
-            out[output] = out[name].clone()
+                         f"layout: {_listing(unplaced)}")
+    out = {name: state[key] for key, name in names.items()}
+    for name, (param, row) in PLACEHOLDERS.items():
+        if param in state:
+            value = state[param]
+            out[name] = out[name.replace("_input_", "_output_")] = (
+                value[row : row + 1] if row is not None else value).clone()
     out[POSITION_IDS] = torch.arange(BERT_POSITIONS)[None]
     return out

@@ -354,6 +354,7 @@ class UniAD(nn.Module):
                 "lora": llm_parts["lora"],
                 "video_mapper": self.video_mapper,
                 "character_mapper": self.character_mapper,
-                "new_embeddings": [self.placeholders],
+                "new_embeddings": [self.placeholders,
+                                   *(getattr(self, n) for n in KEPT_FROZEN if hasattr(self, n))],
             }
         )
