@@ -79,3 +79,16 @@ def test_generation_is_deterministic_and_batch_invariant(model):
     assert batched == model.generate_ids(SAMPLES, **kwargs)
     assert batched == [model.generate_ids([s], **kwargs)[0] for s in SAMPLES]
     assert len({tuple(ids) for ids in batched}) == len(SAMPLES)  # the inputs reach the output
+
+
+def test_context_slot_reads_the_unk_row_and_its_embedding_is_never_read(model):
+    (before,), batch = logits(model, SAMPLES[:1])
+    unk = model.llm.get_input_embeddings().weight[0]
+    assert torch.equal(batch.inputs_embeds[0, -1], unk)  # the prompt ends with the slot
+    with torch.no_grad():
+        model.context_placeholder.add_(5.0)
+        try:
+            (after,), _ = logits(model, SAMPLES[:1])
+        finally:
+            model.context_placeholder.sub_(5.0)
+    assert torch.equal(before, after)

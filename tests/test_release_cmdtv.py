@@ -160,6 +160,8 @@ def test_layout_at_paper_size_fits_the_tvad_preset_on_llama2_7b():
     release = {k: v for k, v in release.items() if "_output_" not in k}  # ties: no meta compare
     state, counts, absent = cmdtv_to_ours(release, model.trainable_state_dict(), "CMDAD_TVAD.pt (meta)")
     assert set(state) == set(model.trainable_state_dict()) and not absent
+    # the layout's count of distinct float values in the file
+    assert sum(t.numel() for t in model.trainable_state_dict().values()) == 42_309_632
     assert dict(counts) == {"video_mapper": 58, "dropped": 1, "character_mapper": 2,
                             "placeholders": 3, "lora": 256, "norm": 65}
     assert tuple(model.video_mapper.video_frame_position_embedding.weight.shape) == (32, 768)

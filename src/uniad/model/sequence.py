@@ -139,6 +139,10 @@ class SequenceBuilder:
                 f"model.prompt_style '{model_config.prompt_style}' is not one of "
                 f"{', '.join(PROMPT_STYLES)}"
             )
+        for name, allowed in (("prompt", ("mad", "cmdtv")), ("context_mode", ("release", "text"))):
+            if getattr(model_config, name) not in allowed:
+                raise UniADError(f"model.{name} '{getattr(model_config, name)}' is not one of "
+                                 f"{', '.join(allowed)}")
         if tokenizer.eos_token_id is None:
             raise UniADError("the tokenizer has no end-of-sequence token; the AD target needs one")
         self.tokenizer = tokenizer

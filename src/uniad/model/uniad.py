@@ -72,6 +72,8 @@ class UniAD(nn.Module):
         self.config = config
         self.llm_spec = llm_spec or config.model.llm
         self.tokenizer = tokenizer
+        if config.model.attention not in ("default", "eager"):
+            raise UniADError(f"model.attention '{config.model.attention}' is not one of default, eager")
         if config.model.attention == "eager":
             # The release's attention under its pinned torch (LAYOUT-cmdad-tvad pitfall 3).
             llm.set_attn_implementation("eager")
