@@ -168,7 +168,8 @@ def test_build_mappers_follow_the_preset() -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"mapper": "qformer"}, "model.mapper='qformer'"),
+        ({"mapper": "resampler"}, "model.mapper='resampler'"),
+        ({"mapper": "qformer", "qformer_heads": 5}, "model.qformer_heads=5"),
         ({"perceiver_head_dim": 7}, "perceiver_head_dim=7"),
     ],
 )

@@ -44,6 +44,9 @@ class DataConfig:
     max_characters: int | None = None  # top-k by score after the threshold (release: no cap)
     max_ad_tokens: int = 51  # training drops ADs longer than this (release: 51)
     drop_without_context: bool = False  # release drops TV/CMD samples with no previous AD
+    # "release": the CMD-AD/TV-AD loader's skip list: characters without ``char_in_ad`` or
+    # whose ``char_in_ad`` is a pronoun or function word ("He", "The", ...); "none": keep all.
+    character_filter: Literal["none", "release"] = "none"
 
 
 @dataclass
@@ -52,17 +55,35 @@ class ModelConfig:
 
     llm: str = "llama2-7b"  # a folder, "smollm2", "tiny" or "llama2-7b" (meta device)
     feature_dim: int = 768
-    mapper: str = "perceiver"  # "perceiver" (MAD) or "linear" (CMD/TV Q-Former tokens)
+    # "perceiver" (MAD); "qformer" (CMD-AD/TV-AD: Video-LLaMA's video Q-Former over the
+    # frames' Q-Former tokens, characters mapped token by token); "linear" (a Perceiver video
+    # tower over Q-Former tokens, characters mapped token by token).
+    mapper: Literal["perceiver", "linear", "qformer"] = "perceiver"
     num_latents: int = 30  # video tokens per clip group
     num_char_tokens: int = 30  # tokens per character
     perceiver_depth: int = 2
     perceiver_head_dim: int = 128
-    max_frames: int = 58  # size of the temporal position table
+    max_frames: int = 58  # size of the temporal position table (qformer: frame positions)
+    # The video Q-Former (mapper "qformer"): bert-base layers at width feature_dim.
+    qformer_layers: int = 2
+    qformer_heads: int = 12
+    qformer_intermediate: int = 3072
     split_previous_video: bool = False  # compress each clip separately (if_video_split)
     use_characters: bool = True
     use_context_ads: bool = True  # only matters when data.context_ads > 0
     use_previous_video: bool = True
     prompt_style: str = "release"  # "release": per-fragment tokenisation; "plain"
+    # Which release prompt: "mad" ("Possible characters:" ... "Describe " <video> ":") or
+    # "cmdtv" (CMD-AD/TV-AD: "Possible characters :", "; "/". " separators, a trailing
+    # <context> slot); see uniad.model.sequence.
+    prompt: Literal["mad", "cmdtv"] = "mad"
+    # The cmdtv prompt's <context> slot. "release": the release's no-op (the slot reads the
+    # <unk> row, the previous AD is unused); "text": no slot, the previous AD is given as
+    # text as on MAD (with data.context_ads >= 1).
+    context_mode: Literal["release", "text"] = "release"
+    # LLM attention kernel. "eager" is what the release ran under its pinned torch 2.0.1
+    # (causal, LAYOUT-cmdad-tvad pitfall 3); "default" lets transformers pick (SDPA).
+    attention: Literal["default", "eager"] = "default"
     lora_r: int = 16
     lora_alpha: int = 16
     lora_dropout: float = 0.05

@@ -8,19 +8,24 @@ back in the release's key names, so both directions can be checked against each 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def _import(args: argparse.Namespace) -> int:
-    from uniad.model.release import import_release  # imports torch
+    from uniad.model.release import IMPORT_FILE, import_release  # imports torch
 
     folder, counts = import_release(
         args.checkpoint, args.llm, args.out, preset=args.preset,
         ad_pretrained=args.ad_pretrained, overrides=args.set, llm_vocab=args.llm_vocab,
+        allow_width=args.allow_width,
     )
     print(f"imported {args.checkpoint} -> {folder}")
     for part, count in sorted(counts.items()):
         print(f"  {part:<17} {count:>5} key(s)")
     print(f"  {'total':<17} {sum(counts.values()):>5} key(s)")
+    absent = json.loads((folder / IMPORT_FILE).read_text()).get("absent_from_file", {})
+    for what, where in absent.items():
+        print(f"  not in the file: {what}: value from {where}")
     return 0
 
 
@@ -52,8 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="folder of the LLM the checkpoint was trained on (Llama-2-7b-hf)")
     imp.add_argument("--preset", default="mad", choices=("mad", "cmdad", "tvad"),
                      help="model and decoding settings of the release (default: mad); "
-                     "cmdad/tvad checkpoints use a video Q-Former UniAD does not have and "
-                     "are refused with the list of keys concerned")
+                     "cmdad/tvad read CMDAD_TVAD.pt (video Q-Former); keys that file lacks "
+                     "get the release's construction value and are listed")
+    imp.add_argument("--allow-width", action="store_true",
+                     help="cmdad/tvad: accept an LLM narrower or wider than 4096 (the release "
+                     "hard-codes llama_proj to Llama-2-7B's width); for tiny test checkpoints")
     imp.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
     imp.add_argument("--llm-vocab", type=int, metavar="N",
                      help="vocabulary the checkpoint was trained with (default: 32000, Llama-2)")

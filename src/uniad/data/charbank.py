@@ -307,6 +307,10 @@ def convert_legacy_keys(
     out: dict[str, torch.Tensor] = {}
     origin: dict[str, str] = {}
     for key, value in tensors.items():
+        if value.dim() == 3 and value.shape[0] == 1:
+            # CMD/TV exemplars may be saved (1, 32, F); the release maps them token-wise, so
+            # (32, F) is the same exemplar (LAYOUT-cmdad-tvad.md, "Characters").
+            value = value[0]
         new = legacy_key(key)
         if new in out:
             raise DataError(source, f"keys {origin[new]!r} and {key!r} both map to {new!r}",

@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 # "recognised": what a system without the oracle knows: the refined list when the file
 # ships one, else the candidates (never the characters the reference AD names).
 CHARACTER_SOURCES = ("auto", "refined", "candidates", "named_candidates", "recognised")
+# The CMD-AD/TV-AD loader's skip list (data.character_filter=release): entries whose
+# ``char_in_ad`` is one of these words never reach the prompt (LAYOUT-cmdad-tvad.md).
+RELEASE_SKIPPED_NAMES = frozenset({"He", "She", "The", "They", "Them", "It", "Its", "As", "And",
+                                   "But", "Or", "How", "This", "That", "In"})
 _SHOWN_REASONS = 5  # how many drop reasons a warning spells out
 
 
@@ -55,6 +59,9 @@ def _check_config(config: DataConfig) -> None:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise UniADError(f"data.{name} must be an integer >= {least}, got {value!r}")
+    if config.character_filter not in ("none", "release"):
+        raise UniADError(f"data.character_filter must be none or release, "
+                         f"got {config.character_filter!r}")
     if config.max_characters is not None and config.max_characters < 0:
         raise UniADError(f"data.max_characters must be >= 0, got {config.max_characters}")
 
@@ -102,6 +109,11 @@ def select_characters(
         pool = [c for i, c in enumerate(pool) if i in keep]
     return [c if c.short_name else dataclasses.replace(c, short_name=c.display_name)
             for c in pool]
+
+
+def release_skips(character: Character) -> bool:
+    """The release's CMD/TV filter: no ``char_in_ad``, or a pronoun / function word."""
+    return not character.short_name or character.short_name in RELEASE_SKIPPED_NAMES
 
 
 def window_problem(
@@ -167,6 +179,7 @@ class ADDataset(Dataset):
         self.dropped: list[tuple[str, str]] = []
         self.without_context: list[str] = []  # uids kept with fewer previous clips
         self.missing_exemplars: Counter[str] = Counter()  # "<video>/<character id>" -> events
+        self.filtered_characters = 0  # entries data.character_filter left out
         self._previous: list[tuple[ADEvent, ...]] = []  # usable previous clips, oldest first
         self._characters: list[list[CharacterEntry]] = []
         self._lengths: dict[str, int | None] = {}  # frames per video (None: not stored)
@@ -219,15 +232,24 @@ class ADDataset(Dataset):
         if self.bank is None:
             return []
         entries = []
-        for character in select_characters(
+        pool = select_characters(
             event, self.config.character_source, self.training,
             self.config.character_threshold, self.config.max_characters,
-        ):
+        )
+        skipped: set[str] = set()
+        if self.config.character_filter == "release":
+            # Judged on the file's char_in_ad (select_characters fills an empty short name in).
+            skipped = {c.id for c in character_pool(event, self.config.character_source,
+                                                    self.training) if release_skips(c)}
+        for i, character in enumerate(pool):
+            if character.id in skipped:
+                self.filtered_characters += 1
+                continue
             exemplar = self.bank.exemplar(event.video_id, character.id)
             if exemplar is None:
                 self.missing_exemplars[f"{event.video_id}/{character.id}"] += 1
                 continue
-            entries.append(CharacterEntry(character, exemplar))
+            entries.append(CharacterEntry(character, exemplar, last_listed=i == len(pool) - 1))
         return entries
 
     def _log_summary(self, total: int) -> None:
@@ -241,6 +263,9 @@ class ADDataset(Dataset):
                     "the clip lies outside the features) and are kept without them (first: %s)",
                     len(self.without_context), self.config.previous_clips,
                     self._unusable_context, ", ".join(self.without_context[:_SHOWN_REASONS]))
+        if self.filtered_characters:
+            log.info("data.character_filter=%s left out %d character entries",
+                     self.config.character_filter, self.filtered_characters)
         if self.missing_exemplars:
             log.warning("%d selected character entries have no exemplar in the bank and are "
                         "left out (first: %s)", sum(self.missing_exemplars.values()),
@@ -273,7 +298,7 @@ class ADDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         video = self._clip(event.video_id, event.start, event.end, rng)
         previous = [self._clip(event.video_id, c.start, c.end, rng) for c in self._previous[index]]
-        characters = [CharacterEntry(e.character, e.exemplar.to(torch.float32))
+        characters = [dataclasses.replace(e, exemplar=e.exemplar.to(torch.float32))
                       for e in self._characters[index]]
         return Sample(
             sample_id=event.uid,

@@ -140,6 +140,10 @@ class CharacterEntry:
 
     character: Character
     exemplar: torch.Tensor
+    # Whether this was the last entry of the event's character list before entries were
+    # skipped (no exemplar, the release's filter): the CMD/TV prompt ends a character with
+    # ". " only then (LAYOUT-cmdad-tvad.md). None: unknown, the position among kept entries.
+    last_listed: bool | None = None
 
     def __post_init__(self) -> None:
         if self.exemplar.dim() != 2:

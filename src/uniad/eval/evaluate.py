@@ -46,6 +46,7 @@ class EvalResult:
     records: list[dict[str, Any]]
     sample_cider: dict[str, float] = field(default_factory=dict)
     dropped: list[tuple[str, str]] = field(default_factory=list)
+    without_context: list[str] = field(default_factory=list)  # kept with fewer previous clips
     generated_now: int = 0
 
     @property
@@ -61,8 +62,10 @@ LORA_NOTES = {
 RULES_NOTES = {
     "hf432": "beam search as transformers 4.32.1 runs the release's arguments (BOS-seeded "
              "penalties; --set generation.rules=standard for transformers 5's rules)",
-    "standard": "beam search with transformers 5's rules (--set generation.rules=hf432 for the "
-                "release's)",
+    "hf446": "beam search as transformers 4.46.3 runs the release's CMD-AD/TV-AD arguments "
+             "(--set generation.rules=standard for transformers 5's rules)",
+    "standard": "beam search with transformers 5's rules (--set generation.rules=hf432 or hf446 "
+                "for the release's)",
 }
 
 
@@ -237,7 +240,13 @@ def evaluate(
         "events": len(dataset) + len(dataset.dropped), "dropped by the dataset": len(dataset.dropped),
         "left out by --limit": len(dataset) - len(records), "empty predictions": empty,
         "generated in this run": generated,
+        "kept without a previous clip": len(dataset.without_context),
     })
+    if dataset.without_context and not dataset.config.drop_without_context:
+        report.notes.append(
+            f"{len(dataset.without_context)} sample(s) have no previous clip and are scored "
+            "without one; the release leaves CMD-AD/TV-AD records without `content` out "
+            "(data.drop_without_context=true does the same, for comparable numbers)")
     if empty:
         report.notes.append(f"{empty} empty prediction(s) are scored as they are (they score 0)")
     report.notes.append(f"model.release_lora={lora}: " + LORA_NOTES[lora])
@@ -250,7 +259,8 @@ def evaluate(
                   "data_settings": dataclasses.asdict(dataset.config)},
         records=records,
         sample_cider=sample_cider(predictions, refs, options.tokenizer),
-        dropped=list(dataset.dropped), generated_now=generated,
+        dropped=list(dataset.dropped), without_context=list(dataset.without_context),
+        generated_now=generated,
     )
     write_outputs(result, judge_all(predictions, truth) if truth is not None else None)
     return result

@@ -33,6 +33,7 @@ def write_outputs(result: EvalResult, judgements: Mapping[str, Judgement] | None
         "scores": result.scores, "counts": result.counts, "notes": result.notes,
         "settings": result.settings,
         "dropped": [{"uid": uid, "reason": why} for uid, why in result.dropped],
+        "kept_without_previous_clip": result.without_context,
     }
     (out / "scores.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(report_text(result), encoding="utf-8")
@@ -64,6 +65,11 @@ def report_text(result: EvalResult, examples: int = EXAMPLES) -> str:
         if len(result.dropped) > _SHOWN_DROPS:
             lines.append(f"- ... {len(result.dropped) - _SHOWN_DROPS} more in scores.json")
         lines.append("")
+    if result.without_context:
+        lines += [f"## Kept without a previous clip ({len(result.without_context)})", "",
+                  ", ".join(result.without_context[:_SHOWN_DROPS])
+                  + (f", ... {len(result.without_context) - _SHOWN_DROPS} more in scores.json"
+                     if len(result.without_context) > _SHOWN_DROPS else ""), ""]
     ranked = sorted(result.records, key=lambda r: -result.sample_cider[r["uid"]])
     n = min(examples, len(ranked) // 2 or len(ranked))
     for title, chosen in (("Best", ranked[:n]), ("Worst", ranked[::-1][:n])):

@@ -198,13 +198,25 @@ def build_mappers(config: ModelConfig, width: int) -> tuple[nn.Module, nn.Module
 
     ``perceiver`` (MAD): two Perceiver towers, ``num_latents`` video tokens and
     ``num_char_tokens`` tokens per character (each exemplar a T-frame sequence, T=1 on MAD).
-    ``linear`` (CMD-AD/TV-AD): the video tower reads VideoLLaMA Q-Former tokens (N, T, Q, F);
-    characters map their Q-Former tokens one to one. The release uses VideoLLaMA's own
-    video Q-Former for the video path there, whose weights we cannot ship; a Perceiver
-    tower trained on the same inputs takes its place.
+    ``qformer`` (CMD-AD/TV-AD, the release): Video-LLaMA's video Q-Former reads the frames'
+    Q-Former tokens (N, T, Q, F) (:mod:`uniad.model.qformer`); characters map their Q-Former
+    tokens one to one. ``linear``: as ``qformer`` with a Perceiver video tower instead.
     """
-    if config.mapper not in ("perceiver", "linear"):
-        raise UniADError(f"model.mapper='{config.mapper}' is unknown (choose perceiver or linear)")
+    if config.mapper not in ("perceiver", "linear", "qformer"):
+        raise UniADError(f"model.mapper='{config.mapper}' is unknown (choose perceiver, linear "
+                         "or qformer)")
+    if config.mapper == "qformer":
+        from uniad.model.qformer import QFormerVideoMapper
+
+        if config.feature_dim % config.qformer_heads:
+            raise UniADError(f"model.qformer_heads={config.qformer_heads} does not divide "
+                             f"model.feature_dim={config.feature_dim} (the Q-Former's width)")
+        video = QFormerVideoMapper(
+            config.feature_dim, width, config.num_latents, config.max_frames,
+            config.qformer_layers, config.qformer_heads, config.qformer_intermediate,
+            eager=config.attention == "eager",
+        )
+        return video, LinearTokenMapper(config.feature_dim, width)
     if width % config.perceiver_head_dim:
         raise UniADError(
             f"model.perceiver_head_dim={config.perceiver_head_dim} does not divide the LLM "

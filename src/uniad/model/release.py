@@ -34,6 +34,7 @@ DDP_PREFIX = "module."
 ADAPTER = "default"  # peft's adapter name (apply_lora uses the default one)
 LLAMA2_VOCAB = 32000  # the release was trained on Llama-2-7B's tokenizer
 IMPORT_FILE = "release_import.json"  # provenance written next to the run's weights
+RELEASE_SEMANTICS = ("model.release_lora=shipped", "data.time_rounding=release")
 
 # (release prefix, our prefix, part) in matching order; a key takes the first match.
 PREFIXES: tuple[tuple[str, str, str], ...] = (
@@ -223,18 +224,15 @@ def ours_to_release(state: Mapping[str, Tensor], source: str) -> dict[str, Tenso
 
 
 def _qformer_refusal(release: Mapping[str, Tensor], source: str, preset: str) -> UniADError:
-    """Why a CMD-AD/TV-AD checkpoint cannot be imported, naming the weights with no home."""
+    """Why a checkpoint cannot be imported into a model whose mapper is neither layout's."""
     video = sorted(k for k in release if k not in PLACEHOLDERS and k not in TIED
                    and (release_key_to_ours(k) or ("", "video_mapper"))[1] == "video_mapper")
     return UniADError(
-        f"{source}: preset '{preset}' (the release's CMDAD_TVAD.pt) cannot be imported: its video "
-        "mapper is VideoLLaMA's video Q-Former (2 BERT layers with cross-attention to the frame "
-        "tokens, 32 query tokens, a 32-entry frame position embedding, llama_proj Linear "
-        "768->D), and UniAD has no such module (its cmdad/tvad presets use a Perceiver video "
-        f"tower), so the file's {len(video)} video-mapper (or unknown) key(s) have no place"
-        + (f": {_listing(video)}" if video else "")
-        + ". The character path (project_img -> character_mapper.project), placeholder "
-        "embeddings, LoRA and norm weights do map."
+        f"{source}: model.mapper=linear (a Perceiver video tower over Q-Former tokens) has no "
+        "release layout; CMDAD_TVAD.pt's video mapper is Video-LLaMA's video Q-Former "
+        f"(model.mapper=qformer, as the cmdad/tvad presets set), so the file's {len(video)} "
+        "video-mapper (or unknown) key(s) have no place"
+        + (f": {_listing(video)}" if video else "") + "."
     )
 
 
@@ -265,6 +263,7 @@ def import_release(
     ad_pretrained: str | Path | None = None,
     overrides: list[str] | None = None,
     llm_vocab: int | None = None,
+    allow_width: bool = False,
 ) -> tuple[Path, Counter]:
     """Turn a release checkpoint into our run folder (``config.yaml`` + ``model.safetensors``,
     plus ``release_import.json``: where the weights came from).
@@ -278,27 +277,34 @@ def import_release(
     ``model.train_norms``: that is what makes ``save_pretrained`` store them and
     ``from_pretrained`` apply them (it only restores trainable weights and LoRA). The config
     also records the release's evaluation semantics (``model.release_lora=shipped``,
-    ``data.time_rounding=release``, ``generation.rules=hf432``); each is one ``--set`` away.
+    ``data.time_rounding=release``; the presets' ``generation.rules``); each is one
+    ``--set`` away.
     """
     source = str(checkpoint)
     release = load_release_state(checkpoint)
     if ad_pretrained is not None:
         release = merge_ad_pretrained(release, load_release_state(ad_pretrained))
         source = f"{checkpoint} + {ad_pretrained}"
-    config = load_config(preset, overrides=overrides)
-    if config.model.mapper != "perceiver":
-        raise _qformer_refusal(release, source, preset)
+    # The release's evaluation semantics go into the run's config (user --set wins), so that
+    # `uniad evaluate` reproduces its predictions: the checkpoint's LoRA never acts there
+    # and clip times are rounded to whole seconds; the presets carry the decoding rules
+    # (mad: transformers 4.32.1's, cmdad/tvad: 4.46.3's). docs/reproduce.md.
+    config = load_config(preset, overrides=[*RELEASE_SEMANTICS, *(overrides or [])])
     if llm == "tiny":
         raise UniADError("--llm tiny builds a random LLM; give the folder of the LLM the "
                          "checkpoint was trained on (Llama-2-7b-hf)")
+    if config.model.mapper == "qformer":  # CMDAD_TVAD.pt: uniad.model.release_cmdtv
+        from uniad.model.release_cmdtv import import_cmdtv
+
+        provenance = {"checkpoint": str(checkpoint),
+                      "ad_pretrained": ad_pretrained and str(ad_pretrained),
+                      "preset": preset, "llm": llm}
+        return import_cmdtv(checkpoint, release, config, llm, out, provenance,
+                            llm_vocab or LLAMA2_VOCAB, allow_width)
+    if config.model.mapper != "perceiver":
+        raise _qformer_refusal(release, source, preset)
     config.model.llm = llm
     config.model.train_norms = True
-    # The release's evaluation semantics, recorded so that `uniad evaluate` reproduces its
-    # predictions: the checkpoint's LoRA never acts there, clip times are rounded to whole
-    # seconds, and decoding follows transformers 4.32.1 (docs/reproduce.md).
-    config.model.release_lora = "shipped"
-    config.data.time_rounding = "release"
-    config.generation.rules = "hf432"
     model = UniAD.build(config, meta=True)
     _check_llm(model, release, llm, source, llm_vocab or LLAMA2_VOCAB)
     state, counts = release_to_ours(release, model.trainable_state_dict(), source)
@@ -323,12 +329,15 @@ def export_release(run: str | Path, out: str | Path, name: str | None = None) ->
         if not (run / required).is_file():
             raise UniADError(f"{run}: not a UniAD run folder ({required} is missing)")
     config = load_config(path=run / CONFIG_FILE)
-    if config.model.mapper != "perceiver":
-        raise UniADError(f"{run}: model.mapper={config.model.mapper}: only the MAD layout "
-                         "(perceiver mappers) exists in the release's format")
+    if config.model.mapper not in ("perceiver", "qformer"):
+        raise UniADError(f"{run}: model.mapper={config.model.mapper}: only the MAD (perceiver) "
+                         "and CMD-AD/TV-AD (qformer) layouts exist in the release's format")
     from safetensors.torch import load_file
 
-    release = ours_to_release(load_file(run / WEIGHTS_FILE), str(run / WEIGHTS_FILE))
+    from uniad.model.release_cmdtv import ours_to_cmdtv
+
+    to_release = ours_to_cmdtv if config.model.mapper == "qformer" else ours_to_release
+    release = to_release(load_file(run / WEIGHTS_FILE), str(run / WEIGHTS_FILE))
     if not any(key.endswith("norm.weight") for key in release):
         log.warning("%s holds no RMSNorm weights (trained with model.train_norms=false): the "
                     "release's loader keeps the base LLM's, as this run did, but "

@@ -16,6 +16,17 @@ Release layout (REFERENCE.md section 3, MAD, no BOS anywhere)::
 The previous-AD text line is the paper's intent (the release never shows the text); it
 appears only when the sample carries context texts and ``use_context_ads`` is on.
 
+CMD-AD / TV-AD release layout (``ModelConfig.prompt="cmdtv"``, LAYOUT-cmdad-tvad.md)::
+
+    ["Possible characters :" { "<char_in_ad> played by <actor>" <v> x K (". " | "; ") } x n]
+    "Describe " <video> x num_latents ":" <context>
+
+A character ends with ". " only when it was the last entry of the file's list before any
+was skipped (``CharacterEntry.last_listed``), so a skipped last entry leaves "; ". The
+``<context>`` slot (``context_mode="release"``) reads the embedding of id 0 (``<unk>``),
+because the release overwrites ids >= V with 0 and never writes that slot; with
+``context_mode="text"`` there is no slot and the previous AD comes as text, as on MAD.
+
 Two tokenisations (``ModelConfig.prompt_style``):
 
 - ``"release"``: every text fragment is tokenised on its own with no special tokens
@@ -61,7 +72,15 @@ PROMPT_STYLES = ("release", "plain")
 CHARACTERS_HEADER = "Possible characters:"
 CONTEXT_TEMPLATE = 'Previous AD: "{}"'
 DESCRIBE = "Describe "
-FIXED_TEXTS = (CHARACTERS_HEADER, DESCRIBE, ":", ";", ".")
+CMDTV_CHARACTERS_HEADER = "Possible characters :"
+CMDTV_SEPARATORS = ("; ", ". ")  # (between characters, after the file's last entry)
+FIXED_TEXTS = (CHARACTERS_HEADER, CMDTV_CHARACTERS_HEADER, DESCRIBE, ":", ";", ".",
+               *CMDTV_SEPARATORS)
+CONTEXT_SLOT = "<context>"
+# What the release's <context> slot reads: ids >= V are embedded as id 0 and this slot is
+# never overwritten (LAYOUT-cmdad-tvad.md pitfall 4); Llama-2's id 0 is <unk>.
+RELEASE_CONTEXT_SLOT_ID = 0
+TOKENWISE_MAPPERS = ("linear", "qformer")  # characters map each exemplar token to one slot
 IGNORE_INDEX = -100  # label value cross-entropy skips (PyTorch / Hugging Face convention)
 
 
@@ -106,6 +125,11 @@ def character_text(character: Character) -> str:
     return f"{role} played by {character.name}" if character.name.strip() else role
 
 
+def cmdtv_character_text(character: Character) -> str:
+    """The CMD/TV release's ``"{char_in_ad} played by {name}"`` (the short name AD uses)."""
+    return f"{character.display_name} played by {character.name}"
+
+
 class SequenceBuilder:
     """Builds a sample's segment list; the ablation switches remove exactly their segments."""
 
@@ -115,6 +139,10 @@ class SequenceBuilder:
                 f"model.prompt_style '{model_config.prompt_style}' is not one of "
                 f"{', '.join(PROMPT_STYLES)}"
             )
+        for name, allowed in (("prompt", ("mad", "cmdtv")), ("context_mode", ("release", "text"))):
+            if getattr(model_config, name) not in allowed:
+                raise UniADError(f"model.{name} '{getattr(model_config, name)}' is not one of "
+                                 f"{', '.join(allowed)}")
         if tokenizer.eos_token_id is None:
             raise UniADError("the tokenizer has no end-of-sequence token; the AD target needs one")
         self.tokenizer = tokenizer
@@ -153,7 +181,7 @@ class SequenceBuilder:
         out: list[Segment] = []
         run: list[TextSegment] = []
         for seg in [*segments, None]:
-            if isinstance(seg, TextSegment):
+            if isinstance(seg, TextSegment) and not seg.ids:  # ids given: a fixed slot
                 run.append(seg)
                 continue
             if run:
@@ -179,22 +207,32 @@ class SequenceBuilder:
     ) -> list[Segment]:
         """The sample's segments; ``target`` replaces ``sample.target`` (contrastive pass)."""
         cfg = self.config
+        cmdtv = cfg.prompt == "cmdtv"
+        context_slot = cmdtv and cfg.context_mode == "release"
         segments: list[Segment] = []
         if cfg.use_characters and sample.characters:
-            segments.append(TextSegment(CHARACTERS_HEADER, "prompt"))
+            segments.append(TextSegment(CMDTV_CHARACTERS_HEADER if cmdtv else CHARACTERS_HEADER,
+                                        "prompt"))
             last = len(sample.characters) - 1
             for i, entry in enumerate(sample.characters):
-                segments.append(TextSegment(character_text(entry.character), "character_name"))
-                # The linear mapper maps each of the K exemplar tokens to one slot.
-                n = entry.exemplar.shape[0] if cfg.mapper == "linear" else cfg.num_char_tokens
+                text = (cmdtv_character_text if cmdtv else character_text)(entry.character)
+                segments.append(TextSegment(text, "character_name"))
+                n = entry.exemplar.shape[0] if cfg.mapper in TOKENWISE_MAPPERS else cfg.num_char_tokens
                 segments.append(EmbedSegment("character", i, n, "character_feature"))
-                segments.append(TextSegment("." if i == last else ";", "prompt"))
-        if cfg.use_context_ads:
+                closes = i == last
+                if cmdtv:
+                    closes = entry.last_listed if entry.last_listed is not None else closes
+                    segments.append(TextSegment(CMDTV_SEPARATORS[closes], "prompt"))
+                else:
+                    segments.append(TextSegment("." if closes else ";", "prompt"))
+        if cfg.use_context_ads and not context_slot:
             for text in sample.context_texts:
                 segments.append(TextSegment(CONTEXT_TEMPLATE.format(text), "context_ad"))
         segments.append(TextSegment(DESCRIBE, "prompt"))
         segments.extend(self._video_segments(sample))
         segments.append(TextSegment(":", "prompt"))
+        if context_slot:
+            segments.append(TextSegment(CONTEXT_SLOT, "context_ad", (RELEASE_CONTEXT_SLOT_ID,)))
         segments = self._tokenise(segments)
         if with_target:
             text = sample.target if target is None else target

@@ -42,6 +42,7 @@ from uniad.model.sequence import (
 )
 
 CONFIG_FILE, WEIGHTS_FILE, LLM_FILE, LLM_DIR = "config.yaml", "model.safetensors", "llm.json", "llm"
+KEPT_FROZEN = ("context_placeholder",)  # frozen weights a checkpoint still holds
 
 
 def previous_ad(sample: Sample) -> str | None:
@@ -87,6 +88,11 @@ class UniAD(nn.Module):
         self.config = config
         self.llm_spec = llm_spec or config.model.llm
         self.tokenizer = tokenizer
+        if config.model.attention not in ("default", "eager"):
+            raise UniADError(f"model.attention '{config.model.attention}' is not one of default, eager")
+        if config.model.attention == "eager":
+            # The release's attention under its pinned torch (LAYOUT-cmdad-tvad pitfall 3).
+            llm.set_attn_implementation("eager")
         self.llm = apply_lora(llm, config.model)
         # Size-only LLMs (llama2-7b on the meta device) come without a tokenizer: such a
         # model can be counted but not fed (see ``builder``).
@@ -100,6 +106,11 @@ class UniAD(nn.Module):
         # extra output logits tied to these vectors in the loss (model.placeholder_logits).
         mean = embeddings.detach().float().mean(0, keepdim=True)
         self.placeholders = nn.Parameter(mean.repeat(2, 1))
+        if config.model.prompt == "cmdtv":
+            # The CMD/TV release's <context> embedding: saved in its checkpoints but never
+            # read (its slot reads the <unk> row, LAYOUT-cmdad-tvad pitfall 4). Frozen; kept
+            # only so that export-release writes the file back unchanged.
+            self.context_placeholder = nn.Parameter(mean.clone(), requires_grad=False)
         self.text_decoder = text_decoder(self.llm_spec, tokenizer) if tokenizer is not None else None
         self.apply_release_lora()
 
@@ -322,7 +333,7 @@ class UniAD(nn.Module):
         return {
             name: p.detach()
             for name, p in self.named_parameters()
-            if p.requires_grad or "lora_" in name
+            if p.requires_grad or "lora_" in name or name in KEPT_FROZEN
         }
 
     def llm_identity(self) -> dict:
@@ -411,6 +422,7 @@ class UniAD(nn.Module):
                 "lora": llm_parts["lora"],
                 "video_mapper": self.video_mapper,
                 "character_mapper": self.character_mapper,
-                "new_embeddings": [self.placeholders],
+                "new_embeddings": [self.placeholders,
+                                   *(getattr(self, n) for n in KEPT_FROZEN if hasattr(self, n))],
             }
         )
