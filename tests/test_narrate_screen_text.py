@@ -1,0 +1,115 @@
+"""On-screen text: Tesseract on a generated film with a title card, a sign and burnt-in
+subtitles drawn at known times (ffmpeg drawtext), then tracking, filtering and cues."""
+
+from __future__ import annotations
+
+import pytest
+from media import DIALOGUE, DURATION, SILENT
+
+from uniad.errors import UniADError
+from uniad.narrate.ocr import FrameText, TesseractOCR, TextBlock, scan_video
+from uniad.narrate.sample_media import Caption, make_text_video
+from uniad.narrate.screen_text import (
+    ScreenText, cue_text, place_cues, texts_during, track_texts,
+)
+from uniad.narrate.slots import Slot, slots_between
+
+TITLE, SIGN = "THE LAST TRAIN", "EXIT"
+CAPTIONS = (
+    Caption(0.0, 2.5, TITLE, "title"),
+    Caption(6.0, 10.0, SIGN, "sign"),
+    *(Caption(a, b, text, "subtitle") for a, b, text in DIALOGUE),
+)
+
+
+def edits(a: str, b: str) -> int:
+    """Levenshtein distance (the test's own, independent of the code under test)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def read_as(got: str, want: str) -> bool:
+    """Same words, each within one character edit."""
+    g, w = got.split(), want.split()
+    return len(g) == len(w) and all(edits(x, y) <= 1 for x, y in zip(g, w))
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    root = tmp_path_factory.mktemp("screen_text")
+    video = make_text_video(root / "text.mp4", DURATION, CAPTIONS, silent=SILENT)
+    frames = list(scan_video(video, TesseractOCR("eng"), fps=1.0))
+    return {"video": video, "frames": frames}
+
+
+def test_title_and_sign_are_read_at_their_times_and_subtitles_are_not(film):
+    texts = track_texts(film["frames"], dialogue=DIALOGUE)
+    assert len(texts) == 2, texts
+    title, sign = texts
+    assert read_as(title.text, TITLE) and title.kind == "title"
+    assert read_as(sign.text, SIGN) and sign.kind == "sign"
+    assert 0.0 <= title.start and title.end <= 2.5
+    assert 6.0 <= sign.start <= 7.0 and 9.0 <= sign.end <= 10.0
+    assert title.confidence >= 60 and sign.confidence >= 60
+    # The subtitle "Where were you?" was on screen (and OCR saw it) but is not kept.
+    seen = " ".join(b.text for f in film["frames"] for b in f.blocks)
+    assert "were" in seen
+    assert not any("were" in t.text for t in texts)
+
+
+def test_cues_land_in_gaps_after_the_text_within_the_budget(film):
+    texts = track_texts(film["frames"], dialogue=DIALOGUE)
+    slots = slots_between([(a, b) for a, b, _ in DIALOGUE], DURATION)
+    cues, free = place_cues(texts, slots, words_per_second=2.5)
+    assert [c.meta["kind"] for c in cues] == ["title", "sign"]
+    for cue, text in zip(cues, texts):
+        slot = next(s for s in slots if s.start <= cue.start and cue.end <= s.end)
+        assert cue.start >= text.start
+        assert len(cue.text.split()) <= cue.meta["word_budget"]
+        assert cue.meta["word_budget"] == int((slot.end - cue.start) * 2.5)
+        assert all(cue.end <= a or cue.start >= b for a, b, _ in DIALOGUE)
+    assert cues[0].text.startswith("Title:") and cues[1].text.startswith("A sign reads:")
+    # The time the cues take is not offered to the describer again.
+    for s in free:
+        assert all(s.end <= c.start or s.start >= c.end for c in cues)
+
+
+def test_cue_is_cut_to_a_short_slot_and_skipped_when_even_a_word_does_not_fit():
+    text = ScreenText(0.0, 3.0, "NO ENTRY BEYOND THIS POINT", "sign", 90.0)
+    cues, free = place_cues([text], [Slot(1.0, 3.0)], words_per_second=2.5)  # 5 words
+    assert len(cues[0].text.split()) <= 5 and cues[0].meta["cut"]
+    assert free == []  # nothing of at least min_gap left
+    none, untouched = place_cues([text], [Slot(1.0, 1.6)], words_per_second=2.5)
+    assert none == [] and untouched == [Slot(1.0, 1.6)]
+    late, _ = place_cues([text], [Slot(20.0, 25.0)], max_delay=10.0)
+    assert late == []  # long gone from the screen by then
+    assert cue_text(text) == "A sign reads: NO ENTRY BEYOND THIS POINT."
+
+
+def _frame(time, text, top=50, plain=False):
+    return FrameText(time, 640, 360, (TextBlock(text, 90.0, (100, top, 200, 30)),), plain)
+
+
+def test_one_frame_readings_and_spoken_lines_are_dropped_wherever_they_sit():
+    frames = [_frame(0, "MOTEL"), _frame(1, "M0TEL"), _frame(2, "MOTEL"),  # an OCR slip
+              _frame(3, "GHOST"),  # one frame only: noise
+              _frame(4, "Sit down now", top=40), _frame(5, "Sit down now", top=40)]
+    texts = track_texts(frames, dialogue=[(4.0, 5.5, "Sit down.")])
+    assert [(t.text, t.start, t.end) for t in texts] == [("MOTEL", 0, 2)]
+    assert texts_during(texts, Slot(3.0, 6.0)) == texts  # seen 1 s before the slot
+    assert texts_during(texts, Slot(5.0, 8.0)) == []
+
+
+def test_confidence_threshold_and_missing_language_data(film):
+    frame = next(f for f in film["frames"] if f.time == 8.0)
+    assert frame.blocks and all(b.confidence >= 60 for b in frame.blocks)
+    from uniad.narrate.video import iter_frames
+
+    image = next(img for t, img in iter_frames(film["video"], fps=1.0) if t == 8.0)
+    assert TesseractOCR("eng", min_confidence=100.1).blocks(image) == []
+    with pytest.raises(UniADError, match="klingon"):
+        TesseractOCR("eng+klingon")
