@@ -14,7 +14,8 @@ PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${UNIAD_TORCH:-torch==2.13.0}
 
 # System tools: ffmpeg (narration: audio/video mux), espeak-ng (speech), Java (the PTB
-# tokenizer and METEOR of the COCO caption metrics). Installed with apt when we can. tesseract (on-screen text; more languages: tesseract-ocr-LANG).
+# tokenizer and METEOR of the COCO caption metrics). Installed with apt when we can.
+# tesseract (on-screen text; other languages: apt install tesseract-ocr-LANG).
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)

@@ -163,6 +163,7 @@ class Sample:
     video: torch.Tensor
     previous_videos: list[torch.Tensor] = field(default_factory=list)
     context_texts: list[str] = field(default_factory=list)
+    screen_text: list[str] = field(default_factory=list)  # OCR'd text (narration only)
     characters: list[CharacterEntry] = field(default_factory=list)
     target: str | None = None
 
