@@ -41,7 +41,7 @@ class NarrationResult:
     ads: list[NarratedAD]
     paths: dict[str, Path]
     features: Path | None  # None: the describer reads frames, not features
-    encoder: str
+    encoder: str | None  # None: no visual encoder (a vlm:/openai: describer)
     cache_hit: bool
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -203,7 +203,7 @@ def narrate(
             describer_ = prompted_describer(kind, target, video, cast, dialogue, told,
                                             model_name=describer_model, api_key=api_key,
                                             frames=frames_per_slot, device=device)
-            features, visual_name, cache_hit, mismatch = None, describer, False, None
+            features, visual_name, cache_hit, mismatch = None, None, False, None
             lap("load")
         ads = describe_slots(free, describer_, words_per_second=words_per_second)
     finally:
