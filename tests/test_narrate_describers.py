@@ -143,3 +143,33 @@ def test_prompt_builder_and_answer_parsing():
     assert parse_answer(' AD: "Tom runs."\n') == "Tom runs."
     assert parse_answer("skip.") == parse_answer("**SKIP**") == ""
     assert parse_answer("Skipper jumps.") == "Skipper jumps."
+
+
+def test_evaluate_a_describer_on_a_split_of_video_files(media, tmp_path, capsys):
+    from uniad.data.formats import write_mad_train
+    from uniad.data.schema import ADEvent, Character
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "m1.mp4").symlink_to(media["video"])
+    anna = Character(id="anna", name="Ann Actor", role="Anna Smith", short_name="Anna")
+    events = [ADEvent("m1", 2.2, 4.8, "Anna opens the door.", candidates=(anna,)),
+              ADEvent("m1", 6.7, 9.8, "She sits down.", candidates=(anna,))]
+    data = write_mad_train(tmp_path / "eval.json", events)
+    common = ["evaluate", "--data", str(data), "--metrics", "cider,bleu", "--tokenizer", "python"]
+    with StubChatServer(["Anna opens the door.", "SKIP"]) as stub:
+        assert main([*common, "--describer", f"openai:{stub.url}", "--describer-model", "m",
+                     "--videos", str(videos), "--out", str(tmp_path / "eval")]) == 0
+    scores = json.loads((tmp_path / "eval" / "scores.json").read_text())
+    predictions = json.loads((tmp_path / "eval" / "predictions.json").read_text())
+    assert sorted(predictions.values()) == ["", "Anna opens the door."]  # SKIP scores as empty
+    assert scores["counts"]["empty predictions (SKIP)"] == 1 and "CIDEr" in scores["scores"]
+    assert (tmp_path / "eval" / "report.md").is_file()
+    second = _texts(stub.requests[1]["body"]["messages"][1]["content"])
+    assert '"Anna opens the door."' in second and "Anna (Anna Smith, played by Ann Actor)" not in second
+    assert "- Anna" in second  # the event's candidates by name, no portraits
+    (videos / "m1.mp4").unlink()
+    assert main([*common, "--describer", "openai:http://127.0.0.1:9/v1", "--describer-model", "m",
+                 "--videos", str(videos), "--out", str(tmp_path / "eval2")]) == 2
+    err = capsys.readouterr().err
+    assert "m1.<mp4" in err and "video_id" in err

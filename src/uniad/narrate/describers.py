@@ -53,14 +53,16 @@ def read_screen_text(video: Path, dialogue: list[Line], languages: str = "eng",
     return texts
 
 
-def prompted_describer(kind: DescriberKind, target: str, video: Path, cast: Path,
+def prompted_describer(kind: DescriberKind, target: str, video: Path, cast: Path | None,
                        dialogue: list[Line], screen_texts: list[ScreenText], *,
                        model_name: str | None = None, api_key: str | None = None,
                        frames: int = 4, portraits: bool = True, device: str = "cpu"):
-    """A ``vlm:`` or ``openai:`` describer for ``video`` with the cast's portraits."""
+    """A ``vlm:`` or ``openai:`` describer for ``video`` with the portraits of the ``cast``
+    file (None: no cast, as in evaluation, which sets names per event)."""
     from uniad.narrate.prompted import portraits_of
 
-    common = dict(cast=portraits_of(Path(cast), read_cast(cast)), dialogue=dialogue,
+    members = portraits_of(Path(cast), read_cast(cast)) if cast is not None else []
+    common = dict(cast=members, dialogue=dialogue,
                   screen_texts=screen_texts, frames=frames, portraits=portraits)
     if kind == "openai":
         from uniad.narrate.openai_describer import OpenAIDescriber
