@@ -81,7 +81,7 @@ def test_openai_server_gets_frames_cast_previous_and_budget_and_answers_land_in_
 def test_screen_text_is_read_out_and_told_and_skip_leaves_the_slot_silent(media, tmp_path):
     with StubChatServer(["SKIP."]) as stub:
         assert _narrate(media, tmp_path, f"openai:{stub.url}", "--describer-model", "m",
-                        "--read-text", "both", video="text_video") == 0
+                        "--read-text", "both", "--no-portraits", video="text_video") == 0
     report = json.loads((tmp_path / "ad.json").read_text())
     assert [ad["meta"]["source"] for ad in report["ads"]] == ["screen_text"] * 2
     assert report["ads"][0]["text"].startswith("Title: THE LAST TRAIN")
@@ -90,8 +90,9 @@ def test_screen_text_is_read_out_and_told_and_skip_leaves_the_slot_silent(media,
     # The time after the sign's cue went to the describer, told what the sign says; it
     # answered SKIP, so no AD is there.
     assert len(stub.requests) == 1
-    asked = _texts(stub.requests[0]["body"]["messages"][1]["content"])
-    assert 'Text written on screen: "EXIT"' in asked
+    content = stub.requests[0]["body"]["messages"][1]["content"]
+    assert 'Text written on screen: "EXIT"' in _texts(content) and "- Anna" in _texts(content)
+    assert sum(p["type"] == "image_url" for p in content) == 4  # frames only: --no-portraits
     srt_text = (tmp_path / "ad.srt").read_text()
     assert "EXIT" in srt_text and "SKIP" not in srt_text and "Where were you" not in srt_text
 
@@ -105,6 +106,9 @@ def test_openai_errors_name_the_server_and_the_missing_model(media, tmp_path, ca
                     "--describer-model", "m") == 2
     err = capsys.readouterr().err
     assert "127.0.0.1:9" in err and "unreachable" in err
+    assert _narrate(media, tmp_path / "e", "openai:http://127.0.0.1:9/v1", "--describer-model",
+                    "m", "--read-text", "cues", "--ocr-languages", "eng+klingon") == 2
+    assert "klingon" in capsys.readouterr().err  # before any request or decoding
     assert _narrate(media, tmp_path / "c", "nonsense") == 2
     assert "vlm:" in capsys.readouterr().err
     assert main(["narrate", str(media["video"]), "--cast", str(media["cast"]), "--out",

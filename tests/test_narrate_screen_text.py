@@ -113,3 +113,35 @@ def test_confidence_threshold_and_missing_language_data(film):
     assert TesseractOCR("eng", min_confidence=100.1).blocks(image) == []
     with pytest.raises(UniADError, match="klingon"):
         TesseractOCR("eng+klingon")
+
+
+def test_uniad_reads_screen_text_only_behind_its_switch():
+    import dataclasses
+
+    from model_samples import make_sample, tiny_config
+
+    from uniad.model.sequence import SequenceBuilder, TextSegment
+    from uniad.model.tiny import build_tiny_tokenizer
+
+    tokenizer = build_tiny_tokenizer()
+    sample = dataclasses.replace(make_sample(), screen_text=["EXIT"])
+    off = SequenceBuilder(tokenizer, tiny_config().model).build(sample)
+    on = SequenceBuilder(tokenizer, tiny_config(use_screen_text=True).model).build(sample)
+    added = [s for s in on if s.role == "screen_text"]
+    assert [s.text for s in added] == ['On screen: "EXIT"'] and added[0].ids
+    assert [s for s in on if s.role != "screen_text"] == off  # nothing else moves
+    describe_at = next(i for i, s in enumerate(on) if isinstance(s, TextSegment)
+                       and s.text == "Describe ")
+    assert on.index(added[0]) == describe_at - 1
+
+
+def test_frames_between_seeks_to_the_asked_times(film):
+    import numpy as np
+
+    from uniad.narrate.frames import frame_times, frames_between
+
+    assert frame_times(2.0, 4.0, 2) == [2.5, 3.5]
+    title, bars = frames_between(film["video"], 0.5, 4.5, count=2, size=None)  # 1.5 s, 3.5 s
+    assert title.size == (640, 360)
+    assert np.asarray(title.convert("L")).mean() < 40  # the black title card
+    assert np.asarray(bars.convert("L")).mean() > 80  # colour bars after it

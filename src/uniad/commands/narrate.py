@@ -16,7 +16,7 @@ def _handler(args: argparse.Namespace) -> int:
         fps=args.fps, max_characters=args.max_characters, cache_dir=args.cache_dir,
         device=args.device, describer=args.describer, describer_model=args.describer_model,
         api_key=args.api_key, frames_per_slot=args.frames_per_slot, read_text=args.read_text,
-        ocr_languages=args.ocr_languages, ocr_fps=args.ocr_fps,
+        ocr_languages=args.ocr_languages, ocr_fps=args.ocr_fps, portraits=not args.no_portraits,
     )  # fmt: skip
     where = (f"features {'from cache' if result.cache_hit else 'extracted'}: {result.features}"
              if result.features else f"describer {args.describer}")
@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "servers need none)")
     parser.add_argument("--frames-per-slot", type=int, default=4, metavar="N",
                         help="frames a vlm:/openai: describer sees per slot")
+    parser.add_argument("--no-portraits", action="store_true",
+                        help="do not send cast photos to a vlm:/openai: describer (for servers "
+                             "that accept few images per request); names are still given")
     parser.add_argument("--read-text", default="off", choices=("off", "cues", "context", "both"),
                         help="on-screen text (Tesseract OCR): read it out in gaps (cues), tell "
                              "the describer (context; UniAD only with model.use_screen_text), "

@@ -135,6 +135,7 @@ def narrate(
     read_text: str = "off",
     ocr_languages: str = "eng",
     ocr_fps: float = 1.0,
+    portraits: bool = True,
 ) -> NarrationResult:
     """Write an AD track for ``video`` into ``out_dir`` (see the module docstring).
 
@@ -202,7 +203,8 @@ def narrate(
         else:
             describer_ = prompted_describer(kind, target, video, cast, dialogue, told,
                                             model_name=describer_model, api_key=api_key,
-                                            frames=frames_per_slot, device=device)
+                                            frames=frames_per_slot, portraits=portraits,
+                                            device=device)
             features, visual_name, cache_hit, mismatch = None, None, False, None
             lap("load")
         ads = describe_slots(free, describer_, words_per_second=words_per_second)
