@@ -16,7 +16,7 @@ from uniad.narrate.slots import Slot, slots_between
 
 TITLE, SIGN = "THE LAST TRAIN", "EXIT"
 CAPTIONS = (
-    Caption(0.0, 2.5, TITLE, "title"),
+    Caption(0.0, 2.5, "THE LAST\nTRAIN", "title"),  # two lines, read as one title
     Caption(6.0, 10.0, SIGN, "sign"),
     *(Caption(a, b, text, "subtitle") for a, b, text in DIALOGUE),
 )
@@ -90,6 +90,19 @@ def test_cue_is_cut_to_a_short_slot_and_skipped_when_even_a_word_does_not_fit():
     assert cue_text(text) == "A sign reads: NO ENTRY BEYOND THIS POINT."
 
 
+def test_stacked_lines_join_and_side_by_side_texts_do_not():
+    from uniad.narrate.ocr import merge_lines
+
+    lines = [TextBlock("TRAIN", 96.0, (212, 181, 131, 33)),
+             TextBlock("THE LAST", 94.0, (212, 138, 216, 34)),
+             TextBlock("EXIT", 90.0, (500, 140, 80, 30)),  # beside, not below
+             TextBlock("Far below", 90.0, (212, 300, 200, 30))]  # too far down
+    merged = merge_lines(lines)
+    assert [b.text for b in merged] == ["THE LAST TRAIN", "EXIT", "Far below"]
+    assert merged[0].box == (212, 138, 216, 76)
+    assert merged[0].confidence == pytest.approx((94 * 2 + 96) / 3)
+
+
 def _frame(time, text, top=50, plain=False):
     return FrameText(time, 640, 360, (TextBlock(text, 90.0, (100, top, 200, 30)),), plain)
 
@@ -98,8 +111,11 @@ def test_one_frame_readings_and_spoken_lines_are_dropped_wherever_they_sit():
     frames = [_frame(0, "MOTEL"), _frame(1, "M0TEL"), _frame(2, "MOTEL"),  # an OCR slip
               _frame(3, "GHOST"),  # one frame only: noise
               _frame(4, "Sit down now", top=40), _frame(5, "Sit down now", top=40)]
-    texts = track_texts(frames, dialogue=[(4.0, 5.5, "Sit down.")])
+    # "motel" is said too, but long after the sign: the sign stays.
+    texts = track_texts(frames, dialogue=[(4.0, 5.5, "Sit down."), (9.0, 10.0, "The motel.")])
     assert [(t.text, t.start, t.end) for t in texts] == [("MOTEL", 0, 2)]
+    said_then = track_texts(frames, dialogue=[(0.5, 2.0, "A motel!"), (4.0, 5.5, "Sit down.")])
+    assert said_then == []
     assert texts_during(texts, Slot(3.0, 6.0)) == texts  # seen 1 s before the slot
     assert texts_during(texts, Slot(5.0, 8.0)) == []
 

@@ -35,7 +35,7 @@ Box = tuple[int, int, int, int]  # left, top, width, height in the frame's pixel
 
 @dataclass(frozen=True)
 class TextBlock:
-    """One line of text Tesseract found on a frame."""
+    """Text Tesseract found on a frame: one line, or lines stacked into a block."""
 
     text: str
     confidence: float  # mean word confidence, 0-100
@@ -51,6 +51,34 @@ class FrameText:
     height: int
     blocks: tuple[TextBlock, ...]
     plain: bool  # the background around the text is one flat colour (a title card)
+
+
+def merge_lines(lines: Sequence[TextBlock], spacing: float = 0.8) -> list[TextBlock]:
+    """Join lines stacked one under the other (a two-line title, a sign) into one block.
+
+    Tesseract's sparse mode puts every line in a block of its own; a line whose top is
+    within ``spacing`` line heights of the previous block's bottom and which overlaps it
+    horizontally continues that block.
+    """
+    merged: list[TextBlock] = []
+    for line in sorted(lines, key=lambda b: (b.box[1], b.box[0])):
+        left, top, width, height = line.box
+        for i, block in enumerate(merged):
+            b_left, b_top, b_width, b_height = block.box
+            below = 0 <= top - (b_top + b_height) <= spacing * max(height, 1)
+            overlap = min(left + width, b_left + b_width) > max(left, b_left)
+            if below and overlap:
+                words_a, words_b = len(block.text.split()), len(line.text.split())
+                right = max(left + width, b_left + b_width)
+                new_left = min(left, b_left)
+                merged[i] = TextBlock(
+                    f"{block.text} {line.text}",
+                    (block.confidence * words_a + line.confidence * words_b) / (words_a + words_b),
+                    (new_left, b_top, right - new_left, top + height - b_top))
+                break
+        else:
+            merged.append(line)
+    return merged
 
 
 def _check_languages(languages: str) -> None:
@@ -100,16 +128,16 @@ class TesseractOCR:
             if re.search(r"[^\W_]", word) and float(data["conf"][i]) >= self.min_confidence:
                 key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
                 grouped.setdefault(key, []).append(i)
-        out = []
+        lines = []
         for rows in grouped.values():
             left = min(data["left"][i] for i in rows)
             top = min(data["top"][i] for i in rows)
             right = max(data["left"][i] + data["width"][i] for i in rows)
             bottom = max(data["top"][i] + data["height"][i] for i in rows)
             box = tuple(round(v / scale) for v in (left, top, right - left, bottom - top))
-            out.append(TextBlock(" ".join(data["text"][i].strip() for i in rows),
-                                 float(np.mean([float(data["conf"][i]) for i in rows])), box))
-        return out
+            lines.append(TextBlock(" ".join(data["text"][i].strip() for i in rows),
+                                   float(np.mean([float(data["conf"][i]) for i in rows])), box))
+        return merge_lines(lines)
 
     def is_plain(self, image: Image.Image, blocks: Sequence[TextBlock]) -> bool:
         """Whether the frame outside the text is one flat colour, as on a title card."""

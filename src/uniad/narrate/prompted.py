@@ -62,12 +62,17 @@ class PromptedDescriber:
         self.context_ads = context_ads
         self.portraits = portraits
         self.seconds: list[float] = []  # per call, for the benchmark and the logs
+        self._frames: tuple[tuple[Path, Slot], list] | None = None  # last slot's (re-asks)
 
     def context(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> SlotContext:
         before, after = around(self.dialogue, slot.start, slot.end)
         earlier = list(previous)[-self.context_ads:] if self.context_ads else []
+        key = (self.video, slot)
+        if self._frames is None or self._frames[0] != key:  # a re-ask reuses them
+            images = frames_between(self.video, slot.start, slot.end, self.frames, self.frame_size)
+            self._frames = (key, images)
         return SlotContext(
-            frames=frames_between(self.video, slot.start, slot.end, self.frames, self.frame_size),
+            frames=self._frames[1],
             max_words=max_words, cast=self.cast, previous=[ad.text for ad in earlier],
             dialogue_before=before, dialogue_after=after,
             screen_text=[t.text for t in texts_during(self.screen_texts, slot)])

@@ -7,8 +7,9 @@ signs, captions, letters. Three filters keep only that:
   scanned frames; one-frame readings are mostly OCR noise on textured backgrounds;
 - **burnt-in subtitles**: text in the bottom band of the frame (``subtitle_band``) is
   where subtitles live; the viewer hears that dialogue, so it is never read out;
-- **dialogue**: text whose words are the words of a subtitle line (``dialogue``) is the
-  dialogue shown on screen, wherever it sits.
+- **dialogue**: text whose words are the words of a subtitle line spoken at that moment
+  (``dialogue``, within ``DIALOGUE_SLACK`` seconds) is the dialogue shown on screen,
+  wherever it sits; a sign reading "EXIT" stays even if someone says "exit" a minute later.
 
 A cue ("Title: THE LAST TRAIN.", "A sign reads: EXIT.") is placed in the first slot that
 ends after the text appears (starting no earlier than the text), within that slot's word
@@ -31,6 +32,7 @@ from uniad.narrate.tracks import NarratedAD, fit_text
 Line = tuple[float, float, str]  # a dialogue line: start, end, text
 
 CUE_PREFIX = {"title": "Title:", "sign": "A sign reads:"}
+DIALOGUE_SLACK = 1.0  # seconds: subtitle files and burnt-in subtitles drift by about this
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,10 @@ def track_texts(
         horizon = frame.time - (max_skip + 1) * (step or 1.0) - 1e-6
         done += [t for t in open_tracks if t.last < horizon]
         open_tracks = [t for t in open_tracks if t.last >= horizon]
+        spoken = [line for line in dialogue
+                  if line[0] - DIALOGUE_SLACK <= frame.time <= line[1] + DIALOGUE_SLACK]
         for block in frame.blocks:
-            if in_subtitle_band(block, frame, subtitle_band) or is_dialogue(block.text, dialogue):
+            if in_subtitle_band(block, frame, subtitle_band) or is_dialogue(block.text, spoken):
                 continue
             match = next((t for t in open_tracks if t.last < frame.time
                           and similar(t.readings[-1][1].text, block.text)), None)
