@@ -109,6 +109,8 @@ def test_openai_errors_name_the_server_and_the_missing_model(media, tmp_path, ca
     assert _narrate(media, tmp_path / "e", "openai:http://127.0.0.1:9/v1", "--describer-model",
                     "m", "--read-text", "cues", "--ocr-languages", "eng+klingon") == 2
     assert "klingon" in capsys.readouterr().err  # before any request or decoding
+    assert _narrate(media, tmp_path / "f", f"vlm:{tmp_path}") == 2
+    assert "no config.json" in capsys.readouterr().err
     assert _narrate(media, tmp_path / "c", "nonsense") == 2
     assert "vlm:" in capsys.readouterr().err
     assert main(["narrate", str(media["video"]), "--cast", str(media["cast"]), "--out",
@@ -177,3 +179,8 @@ def test_evaluate_a_describer_on_a_split_of_video_files(media, tmp_path, capsys)
                  "--videos", str(videos), "--out", str(tmp_path / "eval2")]) == 2
     err = capsys.readouterr().err
     assert "m1.<mp4" in err and "video_id" in err
+    assert main([*common, "--describer", "openai:http://127.0.0.1:9/v1",
+                 "--out", str(tmp_path / "eval3")]) == 2
+    assert "--videos" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "eval4")]) == 2  # uniad needs a checkpoint
+    assert "--checkpoint" in capsys.readouterr().err

@@ -5,6 +5,9 @@ generates only what is missing). The output folder gets ``predictions.json``,
 ``scores.json`` (numbers + settings + dropped samples), ``report.md`` (table, settings,
 best/worst examples) and ``per_movie.csv``. On a synthetic world (``world.json`` next to
 the annotations, or ``--world``) name and pronoun accuracy are added.
+
+``--describer vlm:FOLDER|openai:URL`` scores a vision-language model instead, on the
+frames of ``--videos DIR/<video_id>.mp4`` (see :mod:`uniad.eval.describe_split`).
 """
 
 from __future__ import annotations
