@@ -114,6 +114,9 @@ def test_one_frame_readings_and_spoken_lines_are_dropped_wherever_they_sit():
     # "motel" is said too, but long after the sign: the sign stays.
     texts = track_texts(frames, dialogue=[(4.0, 5.5, "Sit down."), (9.0, 10.0, "The motel.")])
     assert [(t.text, t.start, t.end) for t in texts] == [("MOTEL", 0, 2)]
+    back = [*frames[:3], _frame(10, "MOTEL"), _frame(11, "MOTEL"),
+            _frame(90, "MOTEL"), _frame(91, "MOTEL")]
+    assert [(t.start, t.end) for t in track_texts(back)] == [(0, 11), (90, 91)]
     said_then = track_texts(frames, dialogue=[(0.5, 2.0, "A motel!"), (4.0, 5.5, "Sit down.")])
     assert said_then == []
     assert texts_during(texts, Slot(3.0, 6.0)) == texts  # seen 1 s before the slot

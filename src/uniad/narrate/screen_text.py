@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import Literal
 
@@ -98,11 +98,14 @@ def track_texts(
     min_frames: int = 2,
     subtitle_band: float = 0.2,
     max_skip: int = 1,
+    repeat_after: float = 60.0,
 ) -> list[ScreenText]:
     """Texts read on at least ``min_frames`` scanned frames, subtitles and dialogue removed.
 
     Readings on successive frames join one text when they are :func:`similar`; a text may
-    be missed on up to ``max_skip`` frames in between (a passing shadow, a blur).
+    be missed on up to ``max_skip`` frames in between (a passing shadow, a blur). A text
+    seen again less than ``repeat_after`` s after it was last seen (the sign in a
+    shot/reverse-shot) is the same text, read out once.
     """
     open_tracks: list[_Track] = []
     done: list[_Track] = []
@@ -126,8 +129,17 @@ def track_texts(
                 open_tracks.append(_Track([(frame.time, block, frame.plain)]))
             else:
                 match.readings.append((frame.time, block, frame.plain))
-    kept = [t.best() for t in done + open_tracks if len(t.readings) >= min_frames]
-    return sorted(kept, key=lambda s: s.start)
+    found = sorted((t.best() for t in done + open_tracks if len(t.readings) >= min_frames),
+                   key=lambda s: s.start)
+    kept: list[ScreenText] = []
+    for text in found:
+        seen = next((i for i, k in enumerate(kept) if similar(k.text, text.text)
+                     and text.start - k.end < repeat_after), None)
+        if seen is None:
+            kept.append(text)
+        else:
+            kept[seen] = replace(kept[seen], end=max(kept[seen].end, text.end))
+    return kept
 
 
 def cue_text(text: ScreenText) -> str:
