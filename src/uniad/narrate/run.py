@@ -4,6 +4,10 @@ probe -> slots -> encoder checked against the checkpoint -> features (cached) ->
 -> one AD per slot -> SRT/WebVTT/JSON (+ speech, + mixed video). Every check that can
 fail (missing files, wrong encoder) runs before the first generation, so a mistake costs
 seconds, not a film's worth of decoding.
+
+With ``describer="vlm:FOLDER"`` or ``"openai:URL"`` there is no checkpoint, encoder or
+feature step: the describer reads frames itself. With ``read_text`` the video is read by
+OCR first; read-out cues take their part of the gaps before the describer gets the rest.
 """
 
 from __future__ import annotations
