@@ -164,3 +164,25 @@ def test_frames_between_seeks_to_the_asked_times(film):
     assert title.size == (640, 360)
     assert np.asarray(title.convert("L")).mean() < 40  # the black title card
     assert np.asarray(bars.convert("L")).mean() > 80  # colour bars after it
+
+
+def test_uniad_describer_puts_the_slots_screen_text_in_its_sample(caplog):
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    from uniad.config import load_config
+    from uniad.data.charbank import CharacterBank
+    from uniad.data.schema import Character
+    from uniad.narrate.describer import UniADDescriber
+
+    cast = [Character(id="anna", name="", role="Anna")]
+    bank = CharacterBank.from_tensors({"anna": torch.ones(1, 4)}, cast={"v": cast})
+    store = SimpleNamespace(window=lambda video, a, b: np.ones((10, 4), np.float32))
+    model = SimpleNamespace(config=load_config("demo"))
+    sign = ScreenText(1.0, 3.0, "EXIT", "sign", 90.0)
+    describer = UniADDescriber(model, store, "v", bank, screen_texts=[sign])
+    assert "use_screen_text" in caplog.text  # told it will not be read by this checkpoint
+    assert describer.sample(Slot(2.0, 4.0), []).screen_text == ["EXIT"]
+    assert describer.sample(Slot(10.0, 12.0), []).screen_text == []
