@@ -31,7 +31,17 @@ def load_vlm(path: str | Path, device: str = "cpu"):
                          "local copy of an image-text-to-text model, e.g. Qwen2.5-VL-3B-Instruct")
     try:
         processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
-        model = AutoModelForImageTextToText.from_pretrained(folder, local_files_only=True)
+        # dtype "auto": the checkpoint's own precision (bf16 for current VLMs), not float32.
+        model = AutoModelForImageTextToText.from_pretrained(folder, local_files_only=True,
+                                                            dtype="auto")
+    except ImportError as exc:
+        # transformers 5 builds the video processor of Qwen2-VL/Qwen2.5-VL and SmolVLM
+        # with torchvision, which the default install leaves out (it pulls a CUDA torch).
+        raise UniADError(f"--describer vlm:{path}: its processor needs a package that is not "
+                         f"installed ({exc}); for torchvision install the build matching your "
+                         "torch (e.g. pip install torchvision --index-url "
+                         "https://download.pytorch.org/whl/cpu), or serve the model with vLLM "
+                         "and use --describer openai:URL") from exc
     except (OSError, ValueError) as exc:
         raise UniADError(f"--describer vlm:{path}: cannot load it as an image-text-to-text "
                          f"model ({exc})") from exc
