@@ -42,8 +42,26 @@ def read_as(got: str, want: str) -> bool:
 def film(tmp_path_factory):
     root = tmp_path_factory.mktemp("screen_text")
     video = make_text_video(root / "text.mp4", DURATION, CAPTIONS, silent=SILENT)
-    frames = list(scan_video(video, TesseractOCR("eng"), fps=1.0))
-    return {"video": video, "frames": frames}
+    ocr = CountingOCR("eng")
+    frames = list(scan_video(video, ocr, fps=1.0))
+    return {"video": video, "frames": frames, "reads": ocr.reads}
+
+
+class CountingOCR(TesseractOCR):
+    reads = 0
+
+    def read(self, time, image):
+        self.reads += 1
+        return super().read(time, image)
+
+
+def test_unchanged_frames_reuse_the_last_reading_with_the_same_result(film):
+    every = CountingOCR("eng")
+    frames = list(scan_video(film["video"], every, fps=1.0, same_below=0.0))
+    assert every.reads == len(frames) == len(film["frames"]) == DURATION
+    assert film["reads"] < len(frames)  # held title and sign shots were not read again
+    assert [(f.time, [b.text for b in f.blocks]) for f in film["frames"]] == \
+        [(f.time, [b.text for b in f.blocks]) for f in frames]
 
 
 def test_title_and_sign_are_read_at_their_times_and_subtitles_are_not(film):

@@ -19,7 +19,7 @@ import logging
 import re
 import shutil
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -154,8 +154,28 @@ class TesseractOCR:
                          plain=bool(blocks) and self.is_plain(image, blocks))
 
 
-def scan_video(path: str | Path, ocr: TesseractOCR, fps: float = 1.0) -> Iterator[FrameText]:
+def _thumbnail(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("L").resize((64, 36), Image.Resampling.BILINEAR), np.float32)
+
+
+def scan_video(path: str | Path, ocr: TesseractOCR, fps: float = 1.0,
+               same_below: float = 1.0) -> Iterator[FrameText]:
     """OCR ``fps`` frames per second of the video (text on screen lasts seconds, so one
-    frame a second finds it; a smaller rate only delays when it is noticed)."""
+    frame a second finds it; a smaller rate only delays when it is noticed).
+
+    A frame whose 64x36 grey thumbnail differs from the last frame actually read by less
+    than ``same_below`` grey levels on average (a held title card, a static shot) reuses
+    that reading: OCR is the slow step (a few frames per second). 0 reads every frame.
+    """
+    last: tuple[np.ndarray, FrameText] | None = None
+    read = total = 0
     for time, image in iter_frames(path, fps=fps):
-        yield ocr.read(time, image)
+        total += 1
+        thumb = _thumbnail(image)
+        if last is not None and float(np.abs(thumb - last[0]).mean()) < same_below:
+            yield replace(last[1], time=time)
+            continue
+        read += 1
+        last = (thumb, ocr.read(time, image))
+        yield last[1]
+    log.info("OCR read %d of %d frames (the others repeated the frame before)", read, total)
