@@ -16,7 +16,8 @@ def _handler(args: argparse.Namespace) -> int:
         fps=args.fps, max_characters=args.max_characters, cache_dir=args.cache_dir,
         device=args.device, describer=args.describer, describer_model=args.describer_model,
         api_key=args.api_key, frames_per_slot=args.frames_per_slot, read_text=args.read_text,
-        ocr_languages=args.ocr_languages, ocr_fps=args.ocr_fps, portraits=not args.no_portraits,
+        ocr_languages=args.ocr_languages, ocr_fps=args.ocr_fps,
+        ocr_min_confidence=args.ocr_min_confidence, portraits=not args.no_portraits,
     )  # fmt: skip
     where = (f"features {'from cache' if result.cache_hit else 'extracted'}: {result.features}"
              if result.features else f"describer {args.describer}")
@@ -65,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="Tesseract languages, e.g. eng+fra (apt install tesseract-ocr-fra)")
     parser.add_argument("--ocr-fps", type=float, default=1.0,
                         help="frames per second read by OCR")
+    parser.add_argument("--ocr-min-confidence", type=float, default=60.0, metavar="C",
+                        help="drop OCR words below this Tesseract confidence (0-100)")
     parser.add_argument("--subtitles", default=None, help="dialogue subtitles (SRT or WebVTT)")
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--visual-encoder", default=None, metavar="CLIP_FOLDER",

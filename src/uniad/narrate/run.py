@@ -139,6 +139,7 @@ def narrate(
     read_text: str = "off",
     ocr_languages: str = "eng",
     ocr_fps: float = 1.0,
+    ocr_min_confidence: float = 60.0,
     portraits: bool = True,
 ) -> NarrationResult:
     """Write an AD track for ``video`` into ``out_dir`` (see the module docstring).
@@ -188,7 +189,7 @@ def narrate(
     info = probe(video)
     slots = find_slots(video, info, subtitles, min_gap=min_gap, max_len=max_len)
     dialogue = read_dialogue(subtitles) if subtitles else []
-    screen = (read_screen_text(video, dialogue, ocr_languages, ocr_fps)
+    screen = (read_screen_text(video, dialogue, ocr_languages, ocr_fps, ocr_min_confidence)
               if read_text != "off" else [])
     cues, free = (place_cues(screen, slots, words_per_second, min_gap)
                   if read_text in ("cues", "both") else ([], slots))
