@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "each with a trained UniAD checkpoint using the video's CLIP features and the "
             "cast's photos (or with a vision-language model: --describer vlm:/openai:), "
             "optionally read on-screen text out (--read-text), and write ad.srt, ad.vtt and "
-            "ad.json into --out; --speak adds ad.wav (espeak-ng), --mix the video with the AD as an extra audio stream."
+            "ad.json into --out; --speak adds ad.wav (espeak-ng), --mix the video with the AD "
+            "as an extra audio stream."
         ),
     )
     parser.add_argument("video", help="the video file")

@@ -23,8 +23,11 @@ from tqdm import tqdm
 
 from uniad.data.schema import ADEvent
 from uniad.errors import DataError
-from uniad.eval.evaluate import LINES_FILE, EvalResult, _append, _check_run, read_lines, sample_cider
+from uniad.eval.evaluate import (
+    LINES_FILE, EvalResult, _append, _check_run, read_lines, sample_cider, split_references,
+)
 from uniad.eval.inputs import References
+from uniad.eval.report import write_outputs
 from uniad.eval.scoring import ScoreOptions, score
 from uniad.narrate.prompt import CastPortrait
 from uniad.narrate.prompted import PromptedDescriber
@@ -42,8 +45,9 @@ def find_video(videos: Path, event: ADEvent, data: str | Path) -> Path:
         path = videos / f"{event.video_id}{suffix}"
         if path.is_file():
             return path
-    raise DataError(data, f"no video file {event.video_id}.<{'|'.join(s[1:] for s in VIDEO_SUFFIXES)}> "
-                    f"in {videos}", record=event.uid, field="video_id")
+    names = "|".join(s[1:] for s in VIDEO_SUFFIXES)
+    raise DataError(data, f"no video file {event.video_id}.<{names}> in {videos}",
+                    record=event.uid, field="video_id")
 
 
 def evaluate_describer(
@@ -63,10 +67,9 @@ def evaluate_describer(
 ) -> EvalResult:
     """Describe every event (the first ``limit``) with ``make_describer(video)``, score,
     and write the report files (``uniad.eval.report``)."""
-    from uniad.eval.evaluate import split_references
-    from uniad.eval.report import write_outputs
 
     out, videos = Path(out_dir), Path(videos)
+    options = options or ScoreOptions()
     out.mkdir(parents=True, exist_ok=True)
     chosen = events if limit is None else events[:limit]
     files = {e.video_id: find_video(videos, e, data) for e in chosen}  # all checked first
@@ -98,16 +101,14 @@ def evaluate_describer(
     records = [done[e.uid] for e in chosen]
     predictions = {r["uid"]: r["prediction"] for r in records}
     refs = split_references(None, list(predictions), references)
-    report = score(predictions, refs, options or ScoreOptions())
+    report = score(predictions, refs, options)
     empty = sum(not p.strip() for p in predictions.values())
     report.counts.update({"events": len(events), "left out by --limit": len(events) - len(chosen),
                           "empty predictions (SKIP)": empty, "generated in this run": len(pending)})
-    result = EvalResult(out_dir=out, scores=report.scores, counts=report.counts,
-                        notes=report.notes, settings={**(settings or {}),
-                                                      "words_per_second": words_per_second,
-                                                      "videos": str(videos)},
-                        records=records,
-                        sample_cider=sample_cider(predictions, refs, (options or ScoreOptions()).tokenizer),
-                        generated_now=len(pending))
+    result = EvalResult(
+        out_dir=out, scores=report.scores, counts=report.counts, notes=report.notes,
+        settings={**(settings or {}), "words_per_second": words_per_second, "videos": str(videos)},
+        records=records, sample_cider=sample_cider(predictions, refs, options.tokenizer),
+        generated_now=len(pending))
     write_outputs(result)
     return result

@@ -73,15 +73,12 @@ def build_prompt(ctx: SlotContext, portraits: bool = True) -> tuple[str, list[Pa
                 parts.append(Part(" (portrait:"))
                 parts.append(Part(image=member.portrait))
                 parts.append(Part(")"))
-    if ctx.previous:
-        said = " ".join(f'"{t}"' for t in ctx.previous)
-        parts.append(Part(f"\nPrevious descriptions, oldest first: {said}"))
-    if ctx.dialogue_before:
-        parts.append(Part("\nDialogue just before: " + " ".join(f'"{t}"' for t in ctx.dialogue_before)))
-    if ctx.dialogue_after:
-        parts.append(Part("\nDialogue just after: " + " ".join(f'"{t}"' for t in ctx.dialogue_after)))
-    if ctx.screen_text:
-        parts.append(Part("\nText written on screen: " + " ".join(f'"{t}"' for t in ctx.screen_text)))
+    for heading, texts in (("Previous descriptions, oldest first", ctx.previous),
+                           ("Dialogue just before", ctx.dialogue_before),
+                           ("Dialogue just after", ctx.dialogue_after),
+                           ("Text written on screen", ctx.screen_text)):
+        if texts:
+            parts.append(Part(f"\n{heading}: " + " ".join(f'"{t}"' for t in texts)))
     parts.append(Part(f"\nFrames of the moment to describe, in order ({len(ctx.frames)}):"))
     parts.extend(Part(image=frame) for frame in ctx.frames)
     parts.append(Part(

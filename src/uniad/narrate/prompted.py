@@ -18,13 +18,16 @@ from uniad.narrate.cast import CastMember, _open_photo
 from uniad.narrate.dialogue import Line, around
 from uniad.narrate.frames import frames_between
 from uniad.narrate.pipeline import Description
-from uniad.narrate.prompt import CastPortrait, Part, SlotContext, build_prompt, names_in, parse_answer
+from uniad.narrate.prompt import (
+    CastPortrait, Part, SlotContext, build_prompt, names_in, parse_answer,
+)
 from uniad.narrate.screen_text import ScreenText, texts_during
 from uniad.narrate.slots import Slot
 from uniad.narrate.tracks import NarratedAD
 
 
-def portraits_of(cast_file: Path, members: Sequence[CastMember], size: int = 224) -> list[CastPortrait]:
+def portraits_of(cast_file: Path, members: Sequence[CastMember],
+                 size: int = 224) -> list[CastPortrait]:
     """Each member's name, label and first photo (shrunk: a portrait needs few pixels)."""
     out = []
     for m in members:

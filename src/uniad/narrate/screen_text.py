@@ -87,9 +87,9 @@ class _Track:
         """The most confident reading; a title when most frames were plain."""
         _, block, _ = max(self.readings, key=lambda r: r[1].confidence)
         plain = sum(p for _, _, p in self.readings) * 2 > len(self.readings)
+        mean = sum(r[1].confidence for r in self.readings) / len(self.readings)
         return ScreenText(self.readings[0][0], self.last, block.text,
-                          "title" if plain else "sign",
-                          round(sum(r[1].confidence for r in self.readings) / len(self.readings), 1))
+                          "title" if plain else "sign", round(mean, 1))
 
 
 def track_texts(
