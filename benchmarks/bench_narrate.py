@@ -9,6 +9,17 @@ encoder; weights do not change speed) encodes a handful of frames after one warm
 batch. The figure that matters is the real-time factor: seconds of compute per second of
 film at 5 fps (``5 / frames_per_second``).
 
+On-screen text: Tesseract (:mod:`uniad.narrate.ocr`) reads a generated film with a title
+card, a sign and burnt-in subtitles (``--ocr-size``) at 1 frame per second; the figure is
+frames read per second (decoding included).
+
+Describers: ``uniad narrate`` runs end to end on the 30 s sample film once per describer
+kind, ``uniad`` (a tiny random UniAD checkpoint on random-CLIP features), ``vlm`` (a tiny
+random LLaVA, :mod:`uniad.narrate.tiny_vlm`) and ``openai`` (a scripted server on
+127.0.0.1, :mod:`uniad.narrate.openai_stub`), and reports the describe stage's seconds
+per slot. Tiny models make this the pipeline's own cost per slot (frame seeking, prompt,
+image encoding, HTTP); a real VLM adds its generation time on top.
+
 Run from the repository root: ``python -m benchmarks.bench_narrate [--json OUT]``.
 """
 
@@ -38,6 +49,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=8, help="frames encoded in the timed pass")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu", help="torch device for the encoder (cpu, cuda)")
+    p.add_argument("--ocr-size", default="1280x720", help="resolution of the OCR test film")
+    p.add_argument("--describers", default="uniad,vlm,openai",
+                   help="comma-separated describer kinds to time (uniad, vlm, openai)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return p.parse_args(argv)
 
@@ -46,6 +60,67 @@ def time_decode(video: Path, fps: float, size: int | None) -> tuple[int, float]:
     start = time.perf_counter()
     count = sum(1 for _ in iter_frames(video, fps=fps, size=size, progress=False))
     return count, time.perf_counter() - start
+
+
+def time_ocr(tmp: Path, size: str, seconds: float = 12.0) -> dict[str, float]:
+    """Frames per second Tesseract reads on a film with a title, a sign and subtitles."""
+    from uniad.narrate.ocr import TesseractOCR, scan_video
+    from uniad.narrate.sample_media import Caption, make_text_video
+
+    captions = [Caption(0, 4, "THE LAST TRAIN", "title"), Caption(5, 11, "EXIT", "sign"),
+                Caption(6, 8, "Where were you?", "subtitle")]
+    video = make_text_video(tmp / "ocr.mp4", seconds, captions, size=size)
+    ocr = TesseractOCR("eng")
+    start = time.perf_counter()
+    frames = list(scan_video(video, ocr, fps=1.0, same_below=0.0))  # read every frame
+    secs = time.perf_counter() - start
+    log.info("OCR at %s: %d frames in %.2f s = %.2f frames/s", size, len(frames), secs,
+             len(frames) / secs)
+    return {"ocr_frames_per_s": round(len(frames) / secs, 2), "ocr_size": size}
+
+
+def _tiny_uniad(tmp: Path):
+    """A random tiny UniAD whose recorded encoder is a random CLIP narrate can rebuild."""
+    import torch
+
+    from uniad.config import load_config
+    from uniad.model.uniad import UniAD
+    from uniad.narrate.encoder import random_clip_name
+
+    clip = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
+                num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16)
+    config = load_config("demo", overrides=["model.llm=tiny", "model.feature_dim=16",
+                                            "model.num_latents=2",
+                                            "generation.max_new_tokens=12"])
+    config.model.visual_encoder = random_clip_name(**clip)
+    torch.manual_seed(0)
+    return UniAD.build(config)
+
+
+def time_describer(tmp: Path, kind: str) -> float:
+    """Seconds of the describe stage per described slot, narrating the 30 s sample film."""
+    from uniad.narrate.openai_stub import StubChatServer
+    from uniad.narrate.run import narrate
+    from uniad.narrate.sample_media import make_sample_media
+    from uniad.narrate.tiny_vlm import build_tiny_vlm
+
+    media = make_sample_media(tmp / "film", duration=30.0)
+    common = dict(subtitles=media.subtitles, cache_dir=tmp / "cache")
+    out = tmp / f"out-{kind}"
+    if kind == "uniad":
+        result = narrate(media.video, media.cast, _tiny_uniad(tmp), out, **common)
+    elif kind == "vlm":
+        folder = build_tiny_vlm(tmp / "vlm")
+        result = narrate(media.video, media.cast, None, out, describer=f"vlm:{folder}", **common)
+    elif kind == "openai":
+        with StubChatServer(["Anna opens the door."] * 100) as server:
+            result = narrate(media.video, media.cast, None, out, describer=f"openai:{server.url}",
+                             describer_model="stub", **common)
+    else:
+        raise SystemExit(f"unknown describer kind {kind!r} (uniad, vlm, openai)")
+    per_slot = result.timings["describe"] / max(1, len(result.slots))
+    log.info("describer %s: %d slots, %.3f s per slot", kind, len(result.slots), per_slot)
+    return round(per_slot, 3)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("ViT-L/14 encode on %s: %d frames in %.2f s = %.2f frames/s; %.2f s of compute "
              "per second of film at %g fps", args.device, len(images), secs, rate,
              args.fps / rate, args.fps)
+    with tempfile.TemporaryDirectory() as tmp:
+        results.update(time_ocr(Path(tmp), args.ocr_size))
+        for kind in [k for k in args.describers.split(",") if k]:
+            results[f"describe_{kind}_s_per_slot"] = time_describer(Path(tmp), kind)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

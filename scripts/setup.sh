@@ -15,10 +15,12 @@ TORCH_SPEC=${UNIAD_TORCH:-torch==2.13.0}
 
 # System tools: ffmpeg (narration: audio/video mux), espeak-ng (speech), Java (the PTB
 # tokenizer and METEOR of the COCO caption metrics). Installed with apt when we can.
+# tesseract (on-screen text; other languages: apt install tesseract-ocr-LANG).
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v java >/dev/null || missing+=(default-jre-headless)
+command -v tesseract >/dev/null || missing+=(tesseract-ocr tesseract-ocr-eng)  # on-screen text
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]} with apt-get"

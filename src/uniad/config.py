@@ -72,6 +72,9 @@ class ModelConfig:
     use_characters: bool = True
     use_context_ads: bool = True  # only matters when data.context_ads > 0
     use_previous_video: bool = True
+    # Narration: the text read on screen (OCR) as a prompt line before "Describe". Off by
+    # default: the release checkpoints never saw that line (a departure from the release).
+    use_screen_text: bool = False
     prompt_style: str = "release"  # "release": per-fragment tokenisation; "plain"
     # Which release prompt: "mad" ("Possible characters:" ... "Describe " <video> ":") or
     # "cmdtv" (CMD-AD/TV-AD: "Possible characters :", "; "/". " separators, a trailing

@@ -5,6 +5,9 @@ generates only what is missing). The output folder gets ``predictions.json``,
 ``scores.json`` (numbers + settings + dropped samples), ``report.md`` (table, settings,
 best/worst examples) and ``per_movie.csv``. On a synthetic world (``world.json`` next to
 the annotations, or ``--world``) name and pronoun accuracy are added.
+
+``--describer vlm:FOLDER|openai:URL`` scores a vision-language model instead, on the
+frames of ``--videos DIR/<video_id>.mp4`` (see :mod:`uniad.eval.describe_split`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ examples:
       --bank world/charbank.safetensors --out runs/demo/eval
   uniad evaluate --checkpoint runs/mad/final --data mad_eval.json --features mad.h5 \\
       --set generation.num_beams=1 --metrics cider,recall --limit 200 --out runs/mad/eval
+  uniad evaluate --describer openai:http://127.0.0.1:8000/v1 \\
+      --describer-model Qwen/Qwen2.5-VL-7B-Instruct --data mad_eval.json --videos movies/ \\
+      --limit 200 --out runs/qwen/eval
 """
 
 
@@ -28,6 +34,53 @@ def checkpoint_dir(path: str | Path) -> Path:
     """``RUN/final`` when ``path`` is a run folder, else ``path`` itself."""
     folder = Path(path)
     return folder / "final" if (folder / "final").is_dir() else folder
+
+
+def _describer_handler(args: argparse.Namespace) -> int:
+    """``--describer vlm:|openai:``: frames from ``--videos``, no checkpoint or features."""
+    from uniad.data.formats import read_annotations
+    from uniad.errors import UniADError
+    from uniad.eval.describe_split import evaluate_describer
+    from uniad.eval.inputs import load_references
+    from uniad.eval.scoring import ScoreOptions, parse_metrics
+    from uniad.narrate.describers import parse_describer, prompted_describer
+
+    kind, target = parse_describer(args.describer)
+    if not args.videos:
+        raise UniADError(f"--describer {args.describer} reads frames: pass --videos DIR "
+                         "holding <video_id>.mp4 (or .mkv, ...) for each video of --data")
+    device = args.device if args.device != "auto" else ("cuda" if _cuda() else "cpu")
+    shared = {}
+
+    def make(video):
+        if "model" in shared:  # one model for all videos; only the video changes
+            describer = shared["model"]
+            describer.video = video
+            return describer
+        shared["model"] = prompted_describer(kind, target, video, None, [], [],
+                                             model_name=args.describer_model,
+                                             api_key=args.api_key,
+                                             frames=args.frames_per_slot, device=device)
+        return shared["model"]
+
+    options = ScoreOptions(metrics=parse_metrics(args.metrics), tokenizer=args.tokenizer,
+                           similarity=args.similarity, coref=args.coref, judge=args.judge)
+    result = evaluate_describer(
+        make, read_annotations(args.data).events, args.videos, load_references(args.data),
+        args.out, data=args.data, options=options, words_per_second=args.words_per_second,
+        limit=args.limit, resume=not args.no_resume,
+        settings={"describer": args.describer, "describer_model": args.describer_model,
+                  "data": str(args.data), "device": device})
+    table = ", ".join(f"{k} {v:.2f}" for k, v in result.scores.items())
+    print(f"{len(result.records)} samples ({result.generated_now} generated now): {table}; "
+          f"report in {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -42,6 +95,11 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.model.uniad import CONFIG_FILE, UniAD
     from uniad.train.data import open_split
 
+    if args.describer != "uniad":
+        return _describer_handler(args)
+    if not args.checkpoint or not args.features:
+        raise UniADError("--checkpoint and --features are needed (or --describer vlm:/openai: "
+                         "with --videos)")
     model_keys = [s for s in args.set if s.strip().startswith("model.")
                   and not s.strip().startswith(f"model.{EVAL_MODEL_SETTING}=")]
     if model_keys:
@@ -81,9 +139,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="generate ADs for a split with a checkpoint and score them (resumable)",
         description=__doc__, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--checkpoint", required=True, help="a save_pretrained folder, or a run folder holding final/")
+    p.add_argument("--checkpoint", default=None,
+                   help="a save_pretrained folder, or a run folder holding final/ (--describer uniad)")
+    p.add_argument("--describer", default="uniad", metavar="uniad|vlm:FOLDER|openai:URL",
+                   help="a vision-language describer instead of a checkpoint; reads frames from --videos")
+    p.add_argument("--videos", default=None, metavar="DIR",
+                   help="for vlm:/openai:, one video per video_id: DIR/<video_id>.mp4 (.mkv, .mov, ...)")
+    p.add_argument("--describer-model", default=None, help="model name for an openai: server")
+    p.add_argument("--api-key", default=None, help="key for an openai: server (default $OPENAI_API_KEY)")
+    p.add_argument("--frames-per-slot", type=int, default=4, help="frames a vlm:/openai: describer sees")
+    p.add_argument("--words-per-second", type=float, default=2.5,
+                   help="word budget per second of each event (vlm:/openai:)")
     p.add_argument("--data", required=True, help="annotation file of the split (MAD, CMD-AD, TV-AD)")
-    p.add_argument("--features", required=True, help="video features (HDF5)")
+    p.add_argument("--features", default=None, help="video features (HDF5; --describer uniad)")
     p.add_argument("--bank", default=None, help="character bank (safetensors); none: no characters")
     p.add_argument("--world", default=None,
                    help="synthetic world folder for name/pronoun accuracy (default: the data's folder "

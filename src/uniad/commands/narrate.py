@@ -1,4 +1,5 @@
-"""`uniad narrate`: a video + a cast file + a trained checkpoint -> a timed AD track."""
+"""`uniad narrate`: a video + a cast file + a describer (a trained UniAD checkpoint, a
+local vision-language model, or an OpenAI-compatible server) -> a timed AD track."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ def _handler(args: argparse.Namespace) -> int:
         subtitles=args.subtitles, encoder=args.visual_encoder, speak=args.speak, mix=args.mix,
         min_gap=args.min_gap, max_len=args.max_len, words_per_second=args.words_per_second,
         fps=args.fps, max_characters=args.max_characters, cache_dir=args.cache_dir,
-        device=args.device,
+        device=args.device, describer=args.describer, describer_model=args.describer_model,
+        api_key=args.api_key, frames_per_slot=args.frames_per_slot, read_text=args.read_text,
+        ocr_languages=args.ocr_languages, ocr_fps=args.ocr_fps,
+        ocr_min_confidence=args.ocr_min_confidence, portraits=not args.no_portraits,
     )  # fmt: skip
-    print(f"{len(result.ads)} ADs in {len(result.slots)} slots "
-          f"(features {'from cache' if result.cache_hit else 'extracted'}: {result.features})")
+    where = (f"features {'from cache' if result.cache_hit else 'extracted'}: {result.features}"
+             if result.features else f"describer {args.describer}")
+    print(f"{len(result.ads)} ADs in {len(result.slots)} slots ({where})")
     for kind, path in result.paths.items():
         print(f"  {kind}: {path}")
     return 0
@@ -29,14 +34,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Find the gaps in the dialogue (from --subtitles, else the soundtrack), describe "
             "each with a trained UniAD checkpoint using the video's CLIP features and the "
-            "cast's photos, and write ad.srt, ad.vtt and ad.json into --out; --speak adds "
-            "ad.wav (espeak-ng), --mix the video with the AD as an extra audio stream."
+            "cast's photos (or with a vision-language model: --describer vlm:/openai:), "
+            "optionally read on-screen text out (--read-text), and write ad.srt, ad.vtt and "
+            "ad.json into --out; --speak adds ad.wav (espeak-ng), --mix the video with the AD "
+            "as an extra audio stream."
         ),
     )
     parser.add_argument("video", help="the video file")
     parser.add_argument("--cast", required=True, help="cast file (JSON or CSV with photos)")
-    parser.add_argument("--checkpoint", required=True,
-                        help="a trained UniAD folder (e.g. RUN/final from `uniad train`)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a trained UniAD folder (e.g. RUN/final from `uniad train`); "
+                             "needed by --describer uniad only")
+    parser.add_argument("--describer", default="uniad", metavar="uniad|vlm:FOLDER|openai:URL",
+                        help="who writes the ADs: the UniAD --checkpoint (default), a local "
+                             "image-text-to-text model folder (Qwen2.5-VL, SmolVLM, ...), or an "
+                             "OpenAI-compatible server, e.g. openai:http://127.0.0.1:8000/v1")
+    parser.add_argument("--describer-model", default=None, metavar="NAME",
+                        help="model name sent to an openai: server (default: $UNIAD_OPENAI_MODEL)")
+    parser.add_argument("--api-key", default=None,
+                        help="key for an openai: server (default: $OPENAI_API_KEY; local "
+                             "servers need none)")
+    parser.add_argument("--frames-per-slot", type=int, default=4, metavar="N",
+                        help="frames a vlm:/openai: describer sees per slot")
+    parser.add_argument("--no-portraits", action="store_true",
+                        help="do not send cast photos to a vlm:/openai: describer (for servers "
+                             "that accept few images per request); names are still given")
+    parser.add_argument("--read-text", default="off", choices=("off", "cues", "context", "both"),
+                        help="on-screen text (Tesseract OCR): read it out in gaps (cues), tell "
+                             "the describer (context; UniAD only with model.use_screen_text), "
+                             "or both")
+    parser.add_argument("--ocr-languages", default="eng", metavar="LANGS",
+                        help="Tesseract languages, e.g. eng+fra (apt install tesseract-ocr-fra)")
+    parser.add_argument("--ocr-fps", type=float, default=1.0,
+                        help="frames per second read by OCR")
+    parser.add_argument("--ocr-min-confidence", type=float, default=60.0, metavar="C",
+                        help="drop OCR words below this Tesseract confidence (0-100)")
     parser.add_argument("--subtitles", default=None, help="dialogue subtitles (SRT or WebVTT)")
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--visual-encoder", default=None, metavar="CLIP_FOLDER",

@@ -159,7 +159,9 @@ class Sample:
     ``video`` holds the current clip's sampled frame features, ``(T, D)`` or ``(T, Q, D)``
     (per-frame query tokens); ``previous_videos`` the earlier clips' features, oldest
     first; ``context_texts`` the earlier ADs, oldest first; ``target`` the AD to learn
-    or score against (None when narrating).
+    or score against (None when narrating); ``screen_text`` the text read on screen
+    (narration with ``--read-text context``; the builder uses it only with
+    ``model.use_screen_text``).
     """
 
     sample_id: str
@@ -169,6 +171,7 @@ class Sample:
     context_texts: list[str] = field(default_factory=list)
     characters: list[CharacterEntry] = field(default_factory=list)
     target: str | None = None
+    screen_text: list[str] = field(default_factory=list)  # OCR'd text (narration only)
 
     def __post_init__(self) -> None:
         if self.video.dim() not in (2, 3):

@@ -62,6 +62,7 @@ Role = Literal[
     "character_name",
     "character_feature",
     "context_ad",
+    "screen_text",
     "previous_video",
     "current_video",
     "target",
@@ -71,6 +72,7 @@ PROMPT_STYLES = ("release", "plain")
 # must see them next to the ADs and character lines (see ``tokenizer_corpus``).
 CHARACTERS_HEADER = "Possible characters:"
 CONTEXT_TEMPLATE = 'Previous AD: "{}"'
+SCREEN_TEXT_TEMPLATE = 'On screen: "{}"'  # only with model.use_screen_text
 DESCRIBE = "Describe "
 CMDTV_CHARACTERS_HEADER = "Possible characters :"
 CMDTV_SEPARATORS = ("; ", ". ")  # (between characters, after the file's last entry)
@@ -228,6 +230,9 @@ class SequenceBuilder:
         if cfg.use_context_ads and not context_slot:
             for text in sample.context_texts:
                 segments.append(TextSegment(CONTEXT_TEMPLATE.format(text), "context_ad"))
+        if cfg.use_screen_text:
+            for text in sample.screen_text:
+                segments.append(TextSegment(SCREEN_TEXT_TEMPLATE.format(text), "screen_text"))
         segments.append(TextSegment(DESCRIBE, "prompt"))
         segments.extend(self._video_segments(sample))
         segments.append(TextSegment(":", "prompt"))

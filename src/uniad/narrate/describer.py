@@ -11,6 +11,7 @@ clip's mean frame: a cheap stand-in for "who is on screen" on the same CLIP feat
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -24,12 +25,15 @@ from uniad.data.features import FeatureStore
 from uniad.data.sampling import sample_frames
 from uniad.data.schema import ADEvent, CharacterEntry, Sample
 from uniad.narrate.pipeline import Description
+from uniad.narrate.screen_text import ScreenText, texts_during
 from uniad.narrate.slots import Slot
 from uniad.narrate.tracks import NarratedAD
 
 # LLaMA-style tokenizers spend ~1.3-1.5 tokens per English word; 2 leaves room for
 # punctuation and names, and the pipeline re-asks or cuts what still runs over.
 TOKENS_PER_WORD = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class UniADDescriber:
@@ -42,12 +46,17 @@ class UniADDescriber:
         video_id: str,
         bank: CharacterBank,
         max_characters: int | None = None,
+        screen_texts: Sequence[ScreenText] = (),
     ) -> None:
         self.model = model
         self.store = store
         self.video_id = video_id
         self.data = model.config.data
         self.max_characters = max_characters
+        self.screen_texts = list(screen_texts)
+        if self.screen_texts and not model.config.model.use_screen_text:
+            log.warning("on-screen text is not given to UniAD: this checkpoint was not set up "
+                        "for it (model.use_screen_text is off); use --read-text cues")
         cast = bank.cast(video_id)
         self.cast = [CharacterEntry(c, bank.exemplar(video_id, c.id).to(torch.float32))
                      for c in cast]
@@ -85,6 +94,7 @@ class UniADDescriber:
             previous_videos=[self.clip(ad.start, ad.end) for ad in earlier],
             context_texts=[ad.text for ad in contexts],
             characters=self.characters_for(video),
+            screen_text=[t.text for t in texts_during(self.screen_texts, slot)],
         )
 
     def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:

@@ -4,13 +4,17 @@ probe -> slots -> encoder checked against the checkpoint -> features (cached) ->
 -> one AD per slot -> SRT/WebVTT/JSON (+ speech, + mixed video). Every check that can
 fail (missing files, wrong encoder) runs before the first generation, so a mistake costs
 seconds, not a film's worth of decoding.
+
+With ``describer="vlm:FOLDER"`` or ``"openai:URL"`` there is no checkpoint, encoder or
+feature step: the describer reads frames itself. With ``read_text`` the video is read by
+OCR first; read-out cues take their part of the gaps before the describer gets the rest.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,12 @@ from uniad.narrate.encoder import CLIPVisionEncoder, VisualEncoder, encoder_from
 from uniad.narrate.extract import (
     cache_path, check_encoder, extract_features, store_encoder, video_id_for,
 )
+from uniad.narrate.dialogue import read_dialogue
+from uniad.narrate.describers import (
+    check_read_text, parse_describer, prompted_describer, read_screen_text,
+)
 from uniad.narrate.pipeline import describe_slots, find_slots, render
+from uniad.narrate.screen_text import place_cues
 from uniad.narrate.slots import Slot
 from uniad.narrate.tracks import NarratedAD
 from uniad.narrate.video import probe
@@ -35,8 +44,8 @@ class NarrationResult:
     slots: list[Slot]
     ads: list[NarratedAD]
     paths: dict[str, Path]
-    features: Path
-    encoder: str
+    features: Path | None  # None: the describer reads frames, not features
+    encoder: str | None  # None: no visual encoder (a vlm:/openai: describer)
     cache_hit: bool
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -71,6 +80,39 @@ def load_model(checkpoint_or_model: Any, device: str = "cpu") -> Any:
     return checkpoint_or_model
 
 
+def _uniad_describer(model, video, cast, encoder, fps, cache_dir, out, allow_encoder_mismatch,
+                     max_characters, screen_texts):
+    """UniAD's describer: encoder checked against the checkpoint, features (cached), bank.
+
+    Returns the describer, the open feature store (the caller closes it), the feature
+    file, the encoder's name, whether the cache was hit, and the recorded mismatch."""
+    from uniad.data.features import FeatureStore
+    from uniad.narrate.describer import UniADDescriber
+
+    expected = model.config.model
+    visual = resolve_encoder(encoder, expected.visual_encoder)
+    trained_on, mismatch = expected.visual_encoder, None
+    if (allow_encoder_mismatch and trained_on and visual.name != trained_on
+            and visual.feature_dim == expected.feature_dim):
+        mismatch = {"trained_on": trained_on, "used": visual.name}
+        log.warning("narrating with encoder %r, but the checkpoint was trained on %r features: "
+                    "the ADs show the pipeline, not the model's skill", visual.name, trained_on)
+        trained_on = visual.name  # the store written below must still hold this encoder's
+    check_encoder(visual.name, visual.feature_dim, trained_on, expected.feature_dim,
+                  f"visual encoder {visual.name}")
+    cache = Path(cache_dir) if cache_dir is not None else out / "cache"
+    cache_hit = cache_path(video, visual.name, fps, cache).is_file()
+    features = extract_features(video, visual, fps=fps, cache_dir=cache)
+    name, width = store_encoder(features)
+    check_encoder(name, width, trained_on, expected.feature_dim, str(features))
+    video_id = video_id_for(video)
+    bank = build_bank(cast, visual, video_id)
+    store = FeatureStore(features, fps=fps)
+    describer = UniADDescriber(model, store, video_id, bank, max_characters=max_characters,
+                               screen_texts=screen_texts)
+    return describer, store, features, visual.name, cache_hit, mismatch
+
+
 def narrate(
     video: str | Path,
     cast: str | Path,
@@ -90,6 +132,15 @@ def narrate(
     engine: Any = None,
     device: str = "cpu",
     allow_encoder_mismatch: bool = False,
+    describer: str = "uniad",
+    describer_model: str | None = None,
+    api_key: str | None = None,
+    frames_per_slot: int = 4,
+    read_text: str = "off",
+    ocr_languages: str = "eng",
+    ocr_fps: float = 1.0,
+    ocr_min_confidence: float = 60.0,
+    portraits: bool = True,
 ) -> NarrationResult:
     """Write an AD track for ``video`` into ``out_dir`` (see the module docstring).
 
@@ -102,10 +153,11 @@ def narrate(
     whose model was trained on synthetic-world features and never saw real frames, so any
     encoder is "wrong" for it and the point is only to show the path. It is deliberately
     not a CLI flag: on a real checkpoint another encoder's features give confident nonsense.
-    """
-    from uniad.data.features import FeatureStore
-    from uniad.narrate.describer import UniADDescriber
 
+    ``describer`` is ``uniad`` (``checkpoint_or_model`` needed), ``vlm:FOLDER`` or
+    ``openai:URL`` (no checkpoint; see :mod:`uniad.narrate.describers`);
+    ``read_text`` (``off|cues|context|both``) what on-screen text does.
+    """
     video, out = Path(video), Path(out_dir)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -129,44 +181,51 @@ def narrate(
         from uniad.narrate.speech import EspeakEngine
 
         engine = EspeakEngine()
+    kind, target = parse_describer(describer)
+    check_read_text(read_text)
+    if kind == "uniad" and checkpoint_or_model is None:
+        raise UniADError("--describer uniad needs --checkpoint (or choose --describer "
+                         "vlm:FOLDER or openai:URL, which need none)")
     info = probe(video)
     slots = find_slots(video, info, subtitles, min_gap=min_gap, max_len=max_len)
-    model = load_model(checkpoint_or_model, device)
-    lap("load")
+    dialogue = read_dialogue(subtitles) if subtitles else []
+    screen = (read_screen_text(video, dialogue, ocr_languages, ocr_fps, ocr_min_confidence)
+              if read_text != "off" else [])
+    cues, free = (place_cues(screen, slots, words_per_second, min_gap)
+                  if read_text in ("cues", "both") else ([], slots))
+    told = screen if read_text in ("context", "both") else []
+    lap("screen_text")
 
-    expected = model.config.model
-    visual = resolve_encoder(encoder, expected.visual_encoder)
-    trained_on, mismatch = expected.visual_encoder, None
-    if (allow_encoder_mismatch and trained_on and visual.name != trained_on
-            and visual.feature_dim == expected.feature_dim):
-        mismatch = {"trained_on": trained_on, "used": visual.name}
-        log.warning("narrating with encoder %r, but the checkpoint was trained on %r features: "
-                    "the ADs show the pipeline, not the model's skill", visual.name, trained_on)
-        trained_on = visual.name  # the store written below must still hold this encoder's
-    check_encoder(visual.name, visual.feature_dim, trained_on, expected.feature_dim,
-                  f"visual encoder {visual.name}")
-    cache = Path(cache_dir) if cache_dir is not None else out / "cache"
-    cache_hit = cache_path(video, visual.name, fps, cache).is_file()
-    features = extract_features(video, visual, fps=fps, cache_dir=cache)
-    name, width = store_encoder(features)
-    check_encoder(name, width, trained_on, expected.feature_dim, str(features))
-    video_id = video_id_for(video)
-    bank = build_bank(cast, visual, video_id)
-    lap("features")
-
-    store = FeatureStore(features, fps=fps)
+    store = None
     try:
-        describer = UniADDescriber(model, store, video_id, bank, max_characters=max_characters)
-        ads = describe_slots(slots, describer, words_per_second=words_per_second)
+        if kind == "uniad":
+            model = load_model(checkpoint_or_model, device)
+            lap("load")
+            describer_, store, features, visual_name, cache_hit, mismatch = _uniad_describer(
+                model, video, cast, encoder, fps, cache_dir, out, allow_encoder_mismatch,
+                max_characters, told)
+            lap("features")
+        else:
+            describer_ = prompted_describer(kind, target, video, cast, dialogue, told,
+                                            model_name=describer_model, api_key=api_key,
+                                            frames=frames_per_slot, portraits=portraits,
+                                            device=device)
+            features, visual_name, cache_hit, mismatch = None, None, False, None
+            lap("load")
+        ads = describe_slots(free, describer_, words_per_second=words_per_second)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
+    ads = sorted(cues + ads, key=lambda ad: ad.start)
     lap("describe")
 
     checkpoint = checkpoint_or_model if isinstance(checkpoint_or_model, (str, Path)) else None
     run_info = {"video": str(video), "cast": str(cast),
                 "subtitles": str(subtitles) if subtitles else None,
                 "checkpoint": str(checkpoint) if checkpoint else None,
-                "encoder": visual.name, "fps": fps, "words_per_second": words_per_second,
+                "describer": describer, "read_text": read_text,
+                "screen_text": [asdict(t) for t in screen],
+                "encoder": visual_name, "fps": fps, "words_per_second": words_per_second,
                 "min_gap": min_gap, "slots": [[s.start, s.end] for s in slots],
                 "feature_cache_hit": cache_hit,
                 "timings": timings}
@@ -177,4 +236,4 @@ def narrate(
     lap("render")
     log.info("narrated %d of %d slots of %s in %.1f s (%s)", len(ads), len(slots), video,
              sum(timings.values()), ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    return NarrationResult(slots, ads, paths, features, visual.name, cache_hit, timings)
+    return NarrationResult(slots, ads, paths, features, visual_name, cache_hit, timings)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import srt
 
@@ -162,3 +163,63 @@ def make_sample_media(
         cast=write_cast(out_dir / "cast.json", DEFAULT_CAST if cast is None else cast),
         duration=duration, dialogue=dialogue, silent=silent,
     )
+
+
+# --- on-screen text -------------------------------------------------------------------
+
+Placement = Literal["title", "sign", "subtitle"]
+
+
+@dataclass(frozen=True)
+class Caption:
+    """Text drawn on a generated video from ``start`` to ``end``: a ``title`` card (white on
+    black, full frame), a ``sign`` (black on a white panel near the top) or a burnt-in
+    ``subtitle`` (white on a black strip at the bottom)."""
+
+    start: float
+    end: float
+    text: str
+    where: Placement
+
+
+def _drawtext_escape(text: str) -> str:
+    """Text as drawtext's ``text=`` value inside single quotes (filtergraph escaping)."""
+    return text.replace("\\", "\\\\\\\\").replace("'", "\u2019").replace(":", "\\:").replace(
+        "%", "\\%")
+
+
+def caption_filter(caption: Caption, height: int) -> str:
+    """The drawbox/drawtext chain that draws ``caption`` on a ``height``-pixel frame only
+    while it is on screen."""
+    on = f"enable='between(t,{caption.start},{caption.end})'"
+    text = f"text='{_drawtext_escape(caption.text)}'"
+    if caption.where == "title":
+        return (f"drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:{on},"
+                f"drawtext={text}:fontsize=h/8:fontcolor=white:x=(w-tw)/2:y=(h-th)/2:{on}")
+    if caption.where == "sign":
+        return (f"drawtext={text}:fontsize=h/9:fontcolor=black:box=1:boxcolor=white:"
+                f"boxborderw={height // 30}:x=(w-tw)/2:y=h/8:{on}")
+    return (f"drawtext={text}:fontsize=h/16:fontcolor=white:box=1:boxcolor=black:"
+            f"boxborderw=4:x=(w-tw)/2:y=h-th-h/20:{on}")
+
+
+def make_text_video(
+    path: Path,
+    duration: float,
+    captions: Sequence[Caption],
+    silent: Sequence[Interval] = (),
+    size: str = "640x360",
+    fps: int = 25,
+    pattern: str = "smptebars",
+) -> Path:
+    """:func:`make_video` (``smptebars`` by default: ``testsrc``/``testsrc2`` draw a
+    running timecode, which is on-screen text too; a tone muted over ``silent``) with
+    ``captions`` drawn on it at known times: the test film for on-screen text."""
+    height = int(size.split("x")[1])
+    chain = ",".join(caption_filter(c, height) for c in captions) or "null"
+    args = ["-f", "lavfi", "-i", f"{pattern}=size={size}:rate={fps}:duration={duration}",
+            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=16000:duration={duration}",
+            "-vf", chain, "-af", mute_filter(silent), "-c:a", "aac",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
+    run_ffmpeg(args)
+    return path

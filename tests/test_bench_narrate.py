@@ -1,0 +1,15 @@
+"""benchmarks/bench_narrate.py: the OCR rate and the describers' seconds per slot."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.*`, as `uniad bench`
+from benchmarks import bench_narrate as bench  # noqa: E402
+
+
+def test_ocr_rate_and_describer_seconds_per_slot_are_measured(tmp_path: Path) -> None:
+    figures = bench.time_ocr(tmp_path, "320x240", seconds=3.0)
+    assert figures["ocr_size"] == "320x240" and figures["ocr_frames_per_s"] > 0
+    assert bench.time_describer(tmp_path, "openai") > 0  # vlm: the same path, timed in narrate tests
