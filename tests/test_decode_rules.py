@@ -161,3 +161,15 @@ def test_bucketing_groups_similar_lengths_and_keeps_every_index():
     groups = bucket_by_length([50, 10, 52, 11, 30], batch_size=2)
     assert groups == [[1, 3], [4, 0], [2]]
     assert sorted(i for g in groups for i in g) == list(range(5))
+
+
+@pytest.mark.parametrize("rules", ["hf432", "standard"])
+def test_banned_sequences_are_never_completed(rules):
+    """The repeat guard's ban (transformers' bad_words_ids): A B is banned, so after A the
+    search takes C although B is likelier."""
+    table = {(): {A: 0.9}, (A,): {B: 0.6, C: 0.3}, (A, B): {EOS: 0.9}, (A, C): {EOS: 0.9}}
+    model = TableModel(table)
+    settings = DecodeSettings(num_beams=2, max_new_tokens=4, repetition_penalty=1.0, no_repeat_ngram_size=0,
+                              eos_id=EOS, bos_id=BOS, rules=rules, banned=((A, B),))
+    assert decode(model, model.logits(), settings) == [[A, C]]
+    assert run(table, rules, max_new=4)[0] == [[A, B]]

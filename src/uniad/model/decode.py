@@ -42,7 +42,12 @@ from typing import Literal, Protocol
 
 import torch
 from torch import Tensor
-from transformers import LogitsProcessorList, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
+from transformers import (
+    LogitsProcessorList,
+    NoBadWordsLogitsProcessor,
+    NoRepeatNGramLogitsProcessor,
+    RepetitionPenaltyLogitsProcessor,
+)
 
 Rules = Literal["hf432", "hf446", "standard"]
 NEG_INF_SCORE = -1.0e9  # the score transformers gives beams that must not be chosen
@@ -60,6 +65,9 @@ class DecodeSettings:
     bos_id: int | None
     rules: Rules
     length_penalty: float = 1.0
+    # Token sequences never to complete (transformers' ``bad_words_ids``): narration's
+    # repeat guard bans the previous AD this way.
+    banned: tuple[tuple[int, ...], ...] = ()
 
     @property
     def seed_length(self) -> int:
@@ -85,6 +93,8 @@ def _processors(settings: DecodeSettings) -> LogitsProcessorList:
         processors.append(RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty)))
     if settings.no_repeat_ngram_size > 0:
         processors.append(NoRepeatNGramLogitsProcessor(settings.no_repeat_ngram_size))
+    if settings.banned:
+        processors.append(NoBadWordsLogitsProcessor([list(b) for b in settings.banned], settings.eos_id))
     return processors
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -230,9 +231,12 @@ class UniAD(nn.Module):
                              f"(known: {', '.join(names)})")
         return dataclasses.replace(generation or self.config.generation, **overrides)
 
-    def decode_settings(self, generation: GenerationConfig) -> DecodeSettings:
+    def decode_settings(
+        self, generation: GenerationConfig, banned: Sequence[Sequence[int]] = ()
+    ) -> DecodeSettings:
         """What :mod:`uniad.model.decode` needs from ``generation`` and the tokenizer."""
         return DecodeSettings(
+            banned=tuple(tuple(ids) for ids in banned if ids),
             num_beams=generation.num_beams, max_new_tokens=generation.max_new_tokens,
             repetition_penalty=generation.repetition_penalty,
             no_repeat_ngram_size=generation.no_repeat_ngram_size,
@@ -242,18 +246,24 @@ class UniAD(nn.Module):
 
     @torch.no_grad()
     def generate_ids(
-        self, samples: list[Sample], generation: GenerationConfig | None = None, **overrides
+        self,
+        samples: list[Sample],
+        generation: GenerationConfig | None = None,
+        *,
+        bad_words_ids: Sequence[Sequence[int]] = (),
+        **overrides,
     ) -> list[list[int]]:
         """New token ids per sample (without EOS), in the order of ``samples``.
 
         Samples are bucketed by prompt length into batches of ``generation.batch_size`` and
         decoded by :mod:`uniad.model.decode` (prefill once per sample, KV cache shared by
         the beams); the result does not depend on the batch size or the padding.
-        ``overrides`` name GenerationConfig fields. Ids from the placeholder logit columns
+        ``overrides`` name GenerationConfig fields; ``bad_words_ids`` are token sequences
+        never to complete (as transformers' option). Ids from the placeholder logit columns
         (``model.placeholder_logits``, as the release) are returned as ``V`` and ``V + 1``.
         """
         gen = self.resolve_generation(generation, **overrides)
-        settings = self.decode_settings(gen)
+        settings = self.decode_settings(gen, bad_words_ids)
         extra = self.placeholders if self.config.model.placeholder_logits else None
         was_training = self.training
         self.eval()
@@ -283,10 +293,10 @@ class UniAD(nn.Module):
         return [t.strip() for t in self.text_decoder(kept)]
 
     def generate(
-        self, samples: list[Sample], generation: GenerationConfig | None = None, **overrides
+        self, samples: list[Sample], generation: GenerationConfig | None = None, **options
     ) -> list[str]:
-        """One AD per sample (see :meth:`generate_ids`)."""
-        return self.decode_text(self.generate_ids(samples, generation, **overrides))
+        """One AD per sample (see :meth:`generate_ids` for ``options``)."""
+        return self.decode_text(self.generate_ids(samples, generation, **options))
 
     # -- LoRA at inference ----------------------------------------------------------------
     def apply_release_lora(self) -> None:
