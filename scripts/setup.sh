@@ -14,11 +14,14 @@ PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${UNIAD_TORCH:-torch==2.13.0}
 
 # System tools: ffmpeg (narration: audio/video mux), espeak-ng (speech), Java (the PTB
-# tokenizer and METEOR of the COCO caption metrics). Installed with apt when we can.
+# tokenizer and METEOR of the COCO caption metrics), Chromium and its driver (the review
+# page's browser test). Installed with apt when we can.
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v java >/dev/null || missing+=(default-jre-headless)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]} with apt-get"

@@ -1,7 +1,8 @@
 """Narrate a video end to end with a trained UniAD: the glue behind ``uniad narrate``.
 
-probe -> slots -> encoder checked against the checkpoint -> features (cached) -> cast bank
--> one AD per slot -> SRT/WebVTT/JSON (+ speech, + mixed video). Every check that can
+probe -> gaps (voice activity + subtitles, shot cuts) -> encoder checked against the
+checkpoint -> features (cached) -> cast bank -> one description per gap planned to
+realistic timing and fitted speech -> the deliverables of :mod:`deliver`. Every check that can
 fail (missing files, wrong encoder) runs before the first generation, so a mistake costs
 seconds, not a film's worth of decoding.
 """
@@ -20,12 +21,19 @@ from uniad.narrate.encoder import CLIPVisionEncoder, VisualEncoder, encoder_from
 from uniad.narrate.extract import (
     cache_path, check_encoder, extract_features, store_encoder, video_id_for,
 )
-from uniad.narrate.pipeline import describe_slots, find_slots, render
+from uniad.narrate.deliver import write_deliverables
+from uniad.narrate.gaps import find_gaps, speech_spans
+from uniad.narrate.plan import plan_cues
+from uniad.narrate.settings import NarrationSettings
+from uniad.narrate.shots import shot_cuts
 from uniad.narrate.slots import Slot
+from uniad.narrate.speech import make_engine
 from uniad.narrate.tracks import NarratedAD
 from uniad.narrate.video import probe
 
 log = logging.getLogger(__name__)
+
+SYNTHETIC_ENCODER = "synthetic"  # what `uniad synth` feature stores (and demo models) record
 
 
 @dataclass
@@ -81,9 +89,7 @@ def narrate(
     encoder: VisualEncoder | str | Path | None = None,
     speak: bool = False,
     mix: bool = False,
-    min_gap: float = 1.5,
-    max_len: float = 8.0,
-    words_per_second: float = 2.5,
+    settings: NarrationSettings | None = None,
     fps: float = 5.0,
     max_characters: int | None = None,
     cache_dir: str | Path | None = None,
@@ -94,7 +100,7 @@ def narrate(
     """Write an AD track for ``video`` into ``out_dir`` (see the module docstring).
 
     ``cache_dir`` defaults to ``<out_dir>/cache``; ``engine`` (a TTS engine) defaults to
-    espeak-ng when ``speak``; ``mix`` needs ``speak``.
+    ``settings.voice`` when ``speak``; ``mix`` needs ``speak``.
 
     ``allow_encoder_mismatch`` accepts an encoder whose *name* differs from the one the
     checkpoint recorded (the width must still match): the mismatch is logged as a warning
@@ -125,16 +131,25 @@ def narrate(
             if not photo.is_file():
                 raise DataError(cast, f"photo {photo} not found", record=member.record,
                                 field="photos")
-    if speak and engine is None:  # a missing espeak-ng shows here, not after generation
-        from uniad.narrate.speech import EspeakEngine
-
-        engine = EspeakEngine()
+    settings = settings or NarrationSettings()
+    if speak and engine is None:  # a missing voice shows here, not after generation
+        engine = make_engine(settings.voice)
     info = probe(video)
-    slots = find_slots(video, info, subtitles, min_gap=min_gap, max_len=max_len)
+    dialogue = speech_spans(video, info, settings, subtitles)
+    cuts = shot_cuts(video, threshold=settings.cut_threshold) if settings.split_at_cuts else []
+    slots = find_gaps(dialogue, info.duration, settings, cuts)
     model = load_model(checkpoint_or_model, device)
     lap("load")
 
     expected = model.config.model
+    if encoder is None and expected.visual_encoder == SYNTHETIC_ENCODER:
+        # A `uniad demo` checkpoint: trained on synthetic-world features no frame can
+        # produce. Its narration uses the demo's own deterministic random CLIP (rebuilt from
+        # its recipe), as the demo does, and says so in the log and in ad.json.
+        from uniad.narrate.demo_step import demo_encoder
+
+        encoder = demo_encoder(None, expected.feature_dim)
+        allow_encoder_mismatch = True
     visual = resolve_encoder(encoder, expected.visual_encoder)
     trained_on, mismatch = expected.visual_encoder, None
     if (allow_encoder_mismatch and trained_on and visual.name != trained_on
@@ -157,7 +172,7 @@ def narrate(
     store = FeatureStore(features, fps=fps)
     try:
         describer = UniADDescriber(model, store, video_id, bank, max_characters=max_characters)
-        ads = describe_slots(slots, describer, words_per_second=words_per_second)
+        plan = plan_cues(slots, describer, settings, engine if speak else None)
     finally:
         store.close()
     lap("describe")
@@ -166,15 +181,16 @@ def narrate(
     run_info = {"video": str(video), "cast": str(cast),
                 "subtitles": str(subtitles) if subtitles else None,
                 "checkpoint": str(checkpoint) if checkpoint else None,
-                "encoder": visual.name, "fps": fps, "words_per_second": words_per_second,
-                "min_gap": min_gap, "slots": [[s.start, s.end] for s in slots],
+                "encoder": visual.name, "fps": fps, "voice": engine.name if speak else None,
+                "shot_cuts": cuts, "slots": [[s.start, s.end] for s in slots],
                 "feature_cache_hit": cache_hit,
                 "timings": timings}
     if mismatch:
         run_info["encoder_mismatch"] = mismatch
-    paths = render(ads, video, out, info.duration, engine=engine if speak else None, mix=mix,
-                   info=run_info)
+    paths = write_deliverables(plan, video, out, info.duration, dialogue, settings, run_info,
+                               has_audio=info.has_audio, mix=mix)
     lap("render")
+    ads = plan.normal()
     log.info("narrated %d of %d slots of %s in %.1f s (%s)", len(ads), len(slots), video,
              sum(timings.values()), ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return NarrationResult(slots, ads, paths, features, visual.name, cache_hit, timings)

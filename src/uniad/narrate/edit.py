@@ -1,0 +1,128 @@
+"""Re-speak and re-mix an edited AD track without the model: ``uniad render``.
+
+A describer reviews ``ad.html``, edits ``ad.json`` (or the SRT/WebVTT) and rebuilds every
+deliverable in seconds. The edited texts go through the same planning, fitting and
+writing as a narration (:mod:`plan`, :mod:`deliver`), with a describer that answers
+each gap with the edited text; it has no shorter version, so a text that cannot be fitted
+is dropped (or extended) and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from uniad.errors import DataError
+from uniad.narrate.deliver import write_deliverables
+from uniad.narrate.gaps import speech_spans
+from uniad.narrate.pipeline import Description
+from uniad.narrate.plan import plan_cues
+from uniad.narrate.settings import NarrationSettings
+from uniad.narrate.slots import Slot
+from uniad.narrate.speech import make_engine
+from uniad.narrate.tracks import NarratedAD
+from uniad.narrate.video import probe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EditedCue:
+    """One edited description and the gap it may use."""
+
+    gap: Slot
+    text: str
+    characters: tuple[str, ...] = ()
+
+
+class EditedScript:
+    """A :class:`~uniad.narrate.pipeline.Describer` that answers with the edited texts."""
+
+    def __init__(self, cues: Sequence[EditedCue]) -> None:
+        self.by_start = {round(c.gap.start, 3): c for c in cues}
+
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
+        cue = self.by_start[round(slot.start, 3)]
+        return Description(cue.text, cue.characters, {"edited": True})
+
+
+def _cue_times(path: Path) -> list[tuple[float, float, str]]:
+    """(start, end, text) of an SRT or WebVTT file, via the parsers ``slots`` uses."""
+    import srt
+    import webvtt
+
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        if path.suffix.lower() == ".vtt":
+            return [(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000,
+                     c.text) for c in webvtt.from_string(text)]
+        return [(s.start.total_seconds(), s.end.total_seconds(), s.content)
+                for s in srt.parse(text)]
+    except Exception as exc:  # both parsers raise their own error classes
+        raise DataError(path, f"not a valid {path.suffix[1:].upper()} file ({exc})") from exc
+
+
+def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
+    """The edited cues of ``ad.json``, ``.srt`` or ``.vtt`` and (JSON only) its run info.
+
+    A JSON cue keeps its recorded gap while its start stays inside it; a moved cue, and
+    every SRT/WebVTT cue, may use exactly its own span.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    if path.suffix.lower() != ".json":
+        return [EditedCue(Slot(a, b), t) for a, b, t in _cue_times(path) if t.strip()], {}
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    cues = []
+    for i, ad in enumerate(payload.get("ads", [])):
+        for key in ("start", "end", "text"):
+            if key not in ad:
+                raise DataError(path, f"missing '{key}'", record=i, field=key)
+        start, end = float(ad["start"]), float(ad["end"])
+        if not end > start >= 0:
+            raise DataError(path, f"times must satisfy 0 <= start < end, got {start}..{end}",
+                            record=i, field="start")
+        gap = (ad.get("meta") or {}).get("gap")
+        if gap and gap[0] <= start < gap[1]:
+            end = max(end, float(gap[1]))
+        if str(ad["text"]).strip():
+            cues.append(EditedCue(Slot(start, end), str(ad["text"]),
+                                  tuple(ad.get("characters", ()))))
+    return cues, payload.get("info", {})
+
+
+def render_edited(
+    script: str | Path,
+    out_dir: str | Path,
+    video: str | Path | None = None,
+    settings: NarrationSettings | None = None,
+    speak: bool = True,
+    mix: bool = True,
+) -> dict[str, Path]:
+    """Every deliverable of an edited track (see :func:`write_deliverables`); ``video``
+    defaults to the one ``ad.json`` records."""
+    cues, info = read_edited(script)
+    video = video or info.get("video")
+    if not video:
+        raise DataError(script, "no video recorded: pass --video", field="info.video")
+    video = Path(video)
+    if not video.is_file():
+        raise DataError(video, "video file not found")
+    settings = settings or NarrationSettings()
+    meta = probe(video)
+    dialogue = ([tuple(span) for span in info["dialogue"]] if "dialogue" in info
+                else speech_spans(video, meta, settings, info.get("subtitles")))
+    engine = make_engine(settings.voice) if speak else None
+    plan = plan_cues(sorted((c.gap for c in cues), key=lambda s: s.start), EditedScript(cues),
+                     settings, engine)
+    run_info = {**info, "video": str(video), "rendered_from": str(script)}
+    return write_deliverables(plan, video, out_dir, meta.duration, dialogue, settings,
+                              run_info, has_audio=meta.has_audio, mix=mix and speak)
