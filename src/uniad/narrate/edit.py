@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class EditedCue:
     gap: Slot
     text: str
     characters: tuple[str, ...] = ()
+    widen: bool = False  # the gap is only the cue's own span: it may grow into free time
 
 
 class EditedScript:
@@ -70,13 +71,14 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
     """The edited cues of ``ad.json``, ``.srt`` or ``.vtt`` and (JSON only) its run info.
 
     A JSON cue keeps its recorded gap while its start stays inside it; a moved cue, and
-    every SRT/WebVTT cue, may use exactly its own span.
+    every SRT/WebVTT cue, starts from its own span (see :func:`widen_gaps`).
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
     if path.suffix.lower() != ".json":
-        return [EditedCue(Slot(a, b), t) for a, b, t in _cue_times(path) if t.strip()], {}
+        return [EditedCue(Slot(a, b), t, widen=True)
+                for a, b, t in _cue_times(path) if t.strip()], {}
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -95,8 +97,27 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
             end = max(end, float(gap[1]))
         if str(ad["text"]).strip():
             cues.append(EditedCue(Slot(start, end), str(ad["text"]),
-                                  tuple(ad.get("characters", ()))))
+                                  tuple(ad.get("characters", ())), widen=not gap or end > gap[1]))
     return cues, payload.get("info", {})
+
+
+def widen_gaps(
+    cues: Sequence[EditedCue], dialogue: Sequence[tuple[float, float]], duration: float,
+    pad: float,
+) -> list[EditedCue]:
+    """Cues without a recorded gap may run on until the next cue, the next dialogue (less
+    ``pad``) or the end of the video, so an edit can be longer than the cue it replaces."""
+    cues = sorted(cues, key=lambda c: c.gap.start)
+    out = []
+    for i, cue in enumerate(cues):
+        if cue.widen:
+            limits = [duration] + [a - pad for a, _ in dialogue if a - pad >= cue.gap.end]
+            if i + 1 < len(cues):
+                limits.append(cues[i + 1].gap.start)
+            end = max(cue.gap.end, min(limits))
+            cue = replace(cue, gap=Slot(cue.gap.start, round(end, 3)))
+        out.append(cue)
+    return out
 
 
 def render_edited(
@@ -120,9 +141,9 @@ def render_edited(
     meta = probe(video)
     dialogue = ([tuple(span) for span in info["dialogue"]] if "dialogue" in info
                 else speech_spans(video, meta, settings, info.get("subtitles")))
+    cues = widen_gaps(cues, dialogue, meta.duration, settings.pad_s)
     engine = make_engine(settings.voice) if speak else None
-    plan = plan_cues(sorted((c.gap for c in cues), key=lambda s: s.start), EditedScript(cues),
-                     settings, engine)
+    plan = plan_cues([c.gap for c in cues], EditedScript(cues), settings, engine)
     run_info = {**info, "video": str(video), "rendered_from": str(script)}
     return write_deliverables(plan, video, out_dir, meta.duration, dialogue, settings,
                               run_info, has_audio=meta.has_audio, mix=mix and speak)
