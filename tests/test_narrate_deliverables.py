@@ -164,5 +164,10 @@ def test_extended_video_pauses_for_the_long_description(narrated):
     assert held.end_in_seconds >= long.meta["gap"][1] + pause - 1.0
     normal = list(srt.parse(paths["srt"].read_text()))
     assert long.text not in [c.content for c in normal]  # the normal track stays as it was
+    pausing = webvtt.read(str(paths["pausing_vtt"]))  # normal timeline, pauses marked
+    marked = [c for c in pausing if "-pause-" in c.identifier]
+    assert [c.text for c in marked] == [long.text]
+    assert marked[0].identifier.endswith(f"-pause-{pause:.2f}s")
+    assert marked[0].start_in_seconds == int(long.start)
     streams = ffprobe_streams(paths["extended_video"])
     assert [s["codec_type"] for s in streams].count("audio") == 2

@@ -94,8 +94,9 @@ def _write_extended(
     plan: Plan, video: Path, out: Path, duration: float, pauses: Sequence[ext.Pause],
     has_audio: bool, settings: NarrationSettings,
 ) -> dict[str, Path]:
-    """The paused video with every description (extended ones included) mixed in, and its
-    WebVTT on the extended timeline."""
+    """The paused video with every description (extended ones included) mixed in, its
+    WebVTT on the extended timeline, and every cue on the normal timeline with the
+    extended ones marked ``ad-N-pause-S`` for players that pause by themselves."""
     held = duration + sum(d for _, d in pauses)
     cues = ext.extended_cues(plan.cues, pauses)
     speech = ext.extended_speech([f.speech for f in plan.speech if f.speech is not None], pauses)
@@ -107,4 +108,6 @@ def _write_extended(
                            duck_db=settings.duck_db, title="Audio description (extended)")
     paused.unlink()
     return {"extended_vtt": write_vtt(cues, out / "ad.extended.vtt"),
+            # the normal timeline, every cue: for players that pause the video themselves
+            "pausing_vtt": write_vtt(plan.cues, out / "ad.pausing.vtt"),
             "extended_wav": wav, "extended_video": mixed}

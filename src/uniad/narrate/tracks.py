@@ -55,11 +55,18 @@ def write_srt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
 
 
 def write_vtt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
-    """A WebVTT file a browser loads as ``<track kind="descriptions" src="ad.vtt">``."""
+    """A WebVTT file a browser loads as ``<track kind="descriptions" src="ad.vtt">``.
+
+    Cue identifiers are ``ad-N``; a cue that needs the video paused (extended AD, meta
+    ``pause_s``) is ``ad-N-pause-S`` so a pausing player (or a person) knows how long."""
+    def identifier(i: int, ad: NarratedAD) -> str:
+        pause = ad.meta.get("pause_s") if ad.meta.get("fit") == "extended" else None
+        return f"ad-{i + 1}" + (f"-pause-{pause:.2f}s" if pause else "")
+
     doc = webvtt.WebVTT(
         captions=[
             webvtt.Caption(start=_vtt_time(ad.start), end=_vtt_time(ad.end), text=ad.text,
-                           identifier=f"ad-{i + 1}")
+                           identifier=identifier(i, ad))
             for i, ad in enumerate(sorted(ads, key=lambda a: a.start))
         ]
     )
