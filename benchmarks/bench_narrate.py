@@ -1,4 +1,11 @@
-"""Narration throughput: video decoding and CLIP ViT-L/14 feature extraction.
+"""Narration: the deliverables on a generated 10-minute film, and feature throughput.
+
+Deliverables (``--part deliverables``): a film of ``--film-minutes`` (10) with espeak-ng
+dialogue at random known times and shot cuts, narrated with a stub describer (AD
+sentences of 4 to 24 words, cycled; no model, so the figures are the pipeline's) and the
+default voice (Piper): the REFRAMED realistic-rule pass rate (must be 100 %), mean and
+max words per minute, overflow and extended counts, fit statuses, and seconds per stage
+(film generation, voice activity, shot cuts, describe + speech fitting, deliverables).
 
 Decoding: a generated H.264 video (FFmpeg ``testsrc2``, default 1280x720 at 25 fps) is
 decoded with :func:`uniad.narrate.video.iter_frames` at the feature rate (5 fps), at full
@@ -9,7 +16,9 @@ encoder; weights do not change speed) encodes a handful of frames after one warm
 batch. The figure that matters is the real-time factor: seconds of compute per second of
 film at 5 fps (``5 / frames_per_second``).
 
-Run from the repository root: ``python -m benchmarks.bench_narrate [--json OUT]``.
+Features (``--part features``) measure the slow step of a real narration:
+
+Run from the repository root: ``uniad bench narrate [--part P] [--json OUT]``.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import argparse
 import json
 import logging
 import platform
+import random
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,6 +42,10 @@ log = logging.getLogger("bench_narrate")
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench_narrate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--part", choices=("all", "deliverables", "features"), default="all")
+    p.add_argument("--film-minutes", type=float, default=10.0,
+                   help="length of the narrated film (deliverables)")
+    p.add_argument("--voice", choices=("piper", "espeak"), default="piper")
     p.add_argument("--seconds", type=float, default=60.0, help="length of the test video")
     p.add_argument("--size", default="1280x720", help="test video resolution")
     p.add_argument("--fps", type=float, default=5.0, help="feature frame rate")
@@ -48,16 +62,11 @@ def time_decode(video: Path, fps: float, size: int | None) -> tuple[int, float]:
     return count, time.perf_counter() - start
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def bench_features(args: argparse.Namespace, results: dict[str, object]) -> None:
+    """Decoding at the feature rate and a ViT-L/14-shaped CLIP tower's encoding speed."""
     import torch
 
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    results: dict[str, object] = {
-        "machine": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
-        "device": args.device,
-    }
+    results.update(torch_threads=torch.get_num_threads(), device=args.device)
     with tempfile.TemporaryDirectory() as tmp:
         video = make_video(Path(tmp) / "bench.mp4", args.seconds, audio=False, size=args.size,
                            pattern="testsrc2", preset="veryfast")
@@ -92,6 +101,109 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("ViT-L/14 encode on %s: %d frames in %.2f s = %.2f frames/s; %.2f s of compute "
              "per second of film at %g fps", args.device, len(images), secs, rate,
              args.fps / rate, args.fps)
+
+
+# AD sentences of 4 to 24 words: some fit any gap, some must be cut to their budget.
+SENTENCES = (
+    "Anna opens the door.",
+    "Tom looks out of the rain-streaked window at the empty street below.",
+    "She picks up the letter, reads it twice, and slowly folds it back into its envelope.",
+    "A car passes.",
+    "In the dim kitchen, Tom pours two cups of coffee and sets one down in front of Anna, "
+    "who does not look up from the photographs spread across the table.",
+    "Anna smiles.",
+    "The lights of the city flicker on one by one as evening falls.",
+)
+DIALOGUE = ("Where were you?", "Out.", "Sit down, we need to talk about what happened.",
+            "Who called?", "Nobody.", "Look at me.", "I told you already, I was at the station.")
+
+
+def film_layout(seconds: float, seed: int = 0) -> tuple[list[tuple[float, str]], list[float]]:
+    """Dialogue lines at random times (gaps of 0.5 to 9 s) and shot cuts every 6 to 20 s."""
+    rng = random.Random(seed)
+    lines, t = [], rng.uniform(0.5, 3.0)
+    while t < seconds - 4.0:
+        text = rng.choice(DIALOGUE)
+        lines.append((round(t, 2), text))
+        t += 0.4 * len(text.split()) + 0.6 + rng.uniform(0.5, 9.0)
+    cuts, t = [], rng.uniform(6.0, 20.0)
+    while t < seconds - 1.0:
+        cuts.append(round(t, 2))
+        t += rng.uniform(6.0, 20.0)
+    return lines, cuts
+
+
+def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp: Path) -> None:
+    """The issue's figures on a generated film: rule pass rate, WPM, overflow, stage times."""
+    from uniad.narrate.deliver import write_deliverables
+    from uniad.narrate.gaps import find_gaps, speech_spans
+    from uniad.narrate.pipeline import Description
+    from uniad.narrate.plan import plan_cues
+    from uniad.narrate.sample_media import make_dialogue_film
+    from uniad.narrate.settings import NarrationSettings
+    from uniad.narrate.shots import shot_cuts
+    from uniad.narrate.speech import make_engine
+    from uniad.narrate.video import probe
+
+    seconds = args.film_minutes * 60
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[stage] = round(now - clock, 2)
+        clock = now
+
+    lines, cuts = film_layout(seconds)
+    film = make_dialogue_film(tmp / "film", lines, seconds, cuts=cuts)
+    lap("make_film")
+    settings = NarrationSettings(voice=args.voice)
+    info = probe(film.video)
+    dialogue = speech_spans(film.video, info, settings)
+    lap("voice_activity")
+    found_cuts = shot_cuts(film.video, threshold=settings.cut_threshold)
+    lap("shot_cuts")
+    gaps = find_gaps(dialogue, info.duration, settings, found_cuts)
+    engine = make_engine(settings.voice)
+    turn = iter(range(10**9))
+    plan = plan_cues(gaps, lambda slot, n, prev: Description(SENTENCES[next(turn) % len(SENTENCES)]),
+                     settings, engine)
+    lap("describe_and_speak")
+    paths = write_deliverables(plan, film.video, tmp / "out", info.duration, dialogue, settings,
+                               {"video": str(film.video)}, has_audio=info.has_audio)
+    lap("deliverables")
+    report = json.loads(paths["json"].read_text())
+    cues = [c for c in report["ads"] if c["meta"]["fit"] != "extended"]
+    rates = [c["meta"]["wpm"] for c in cues]
+    fits: dict[str, int] = {}
+    for cue in report["ads"]:
+        fits[cue["meta"]["fit"]] = fits.get(cue["meta"]["fit"], 0) + 1
+    results.update({
+        "film_seconds": seconds, "voice": engine.name, "dialogue_lines": len(lines),
+        "shot_cuts": len(found_cuts), "shot_cuts_made": len(cuts), "gaps": len(gaps),
+        "cues": len(cues),
+        "realistic_pass_rate": report["info"]["realistic_pass_rate"],
+        "wpm_mean": round(sum(rates) / len(rates), 1) if rates else None,
+        "wpm_max": max(rates) if rates else None,
+        "overflow_count": report["info"]["overflow_count"], "fit": fits,
+        "seconds_per_stage": stages,
+    })
+    log.info("%d cues in %d gaps of a %.0f-minute film: realistic %.0f %%, WPM mean %s max %s, "
+             "%d overflow(s); stages %s", len(cues), len(gaps), args.film_minutes,
+             100 * report["info"]["realistic_pass_rate"], results["wpm_mean"],
+             results["wpm_max"], report["info"]["overflow_count"], stages)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    results: dict[str, object] = {"machine": platform.processor() or platform.machine()}
+    if args.part in ("all", "deliverables"):
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_deliverables(args, results, Path(tmp))
+    if args.part in ("all", "features"):
+        bench_features(args, results)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -23,16 +23,22 @@ body{font:15px system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100px}
 video{width:100%;max-height:360px;background:#000}
 table{border-collapse:collapse;width:100%;margin-top:1em}
 td,th{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
-tr.cue{cursor:pointer} tr.cue:hover{background:#f3f6ff} tr.active{background:#fff3c4}
+tr.cue{cursor:pointer} tr.cue:hover{background:#f3f6ff} tr.cue.active{background:#fff3c4}
 .fit-dropped,.fit-extended{color:#a40} .num{text-align:right;white-space:nowrap}
 #timeline{position:relative;height:44px;background:#f5f5f5;margin-top:1em}
 #timeline div{position:absolute;height:18px}
 .dialogue{top:2px;background:#9bb7d4} .ad{top:24px;background:#e0a040}
+#playhead{top:0;height:44px!important;width:2px;background:#c00}
 .legend span{display:inline-block;width:1em;height:.8em;margin:0 .3em 0 1em}
 """
 
 _SCRIPT = """
 const video = document.getElementById('video');
+const playhead = document.getElementById('playhead');
+const duration = parseFloat(document.getElementById('timeline').dataset.duration);
+video.addEventListener('timeupdate', () => {
+  playhead.style.left = (100 * video.currentTime / duration) + '%';
+});
 for (const row of document.querySelectorAll('tr.cue')) {
   row.addEventListener('click', () => {
     video.currentTime = parseFloat(row.dataset.start);
@@ -85,7 +91,7 @@ def write_review_page(
 <track kind="descriptions" src="{html.escape(vtt)}" srclang="en" label="Audio description" default>
 </video>
 <p class="legend">Timeline:<span class="dialogue"></span>dialogue<span class="ad"></span>AD</p>
-<div id="timeline">{bars}</div>
+<div id="timeline" data-duration="{span:.3f}">{bars}<div id="playhead"></div></div>
 <table id="cues"><thead><tr><th>time</th><th>length</th><th>description</th><th>WPM</th>
 <th>fit</th></tr></thead><tbody>
 {rows}

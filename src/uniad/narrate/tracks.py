@@ -109,6 +109,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=—|–|-\s)")
 
 
+# Words a cut sentence must not end on: articles, possessives, prepositions, conjunctions.
+_DANGLING = frozenset(
+    "a an the his her their its my your our this that these those of to in on at by for "
+    "with from into onto over under and or but as than who which while".split()
+)
+
+
 def _words(text: str) -> int:
     return len(text.split())
 
@@ -147,4 +154,7 @@ def fit_text(text: str, max_words: int) -> str:
     kept = _longest_prefix(_CLAUSE_END.split(sentences[0]), max_words)
     if kept:
         return _close(kept)
-    return _close(" ".join(text.split()[:max_words]))
+    words = text.split()[:max_words]
+    while len(words) > 1 and words[-1].lower().strip(",;:") in _DANGLING:
+        words.pop()  # "Tom hangs up his." reads as broken; "Tom hangs up." does not
+    return _close(" ".join(words))
