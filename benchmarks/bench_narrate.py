@@ -143,18 +143,12 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
     from uniad.narrate.settings import NarrationSettings
     from uniad.narrate.shots import shot_cuts
     from uniad.narrate.speech import make_engine
+    from uniad.narrate.stages import StageClock
     from uniad.narrate.video import probe
 
     seconds = args.film_minutes * 60
-    stages: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stages[stage] = round(now - clock, 2)
-        clock = now
-
+    clock = StageClock()
+    stages, lap = clock.timings, clock.lap
     lines, cuts = film_layout(seconds)
     film = make_dialogue_film(tmp / "film", lines, seconds, cuts=cuts)
     lap("make_film")

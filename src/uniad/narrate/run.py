@@ -10,7 +10,6 @@ seconds, not a film's worth of decoding.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from uniad.narrate.plan import plan_cues
 from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.shots import shot_cuts
 from uniad.narrate.slots import Slot
+from uniad.narrate.stages import StageClock
 from uniad.narrate.speech import make_engine
 from uniad.narrate.tracks import NarratedAD
 from uniad.narrate.video import probe
@@ -113,15 +113,8 @@ def narrate(
     from uniad.narrate.describer import UniADDescriber
 
     video, out = Path(video), Path(out_dir)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-
+    clock = StageClock()
+    timings, lap = clock.timings, clock.lap
     if not video.is_file():
         raise DataError(video, "video file not found")
     if mix and not speak:
