@@ -22,7 +22,7 @@ from uniad.narrate.gaps import speech_spans
 from uniad.narrate.pipeline import Description
 from uniad.narrate.plan import plan_cues
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.slots import Slot
+from uniad.narrate.slots import Slot, read_subtitle_cues
 from uniad.narrate.speech import make_engine
 from uniad.narrate.tracks import NarratedAD
 from uniad.narrate.video import probe
@@ -51,22 +51,6 @@ class EditedScript:
         return Description(cue.text, cue.characters, {"edited": True})
 
 
-def _cue_times(path: Path) -> list[tuple[float, float, str]]:
-    """(start, end, text) of an SRT or WebVTT file, via the parsers ``slots`` uses."""
-    import srt
-    import webvtt
-
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        if path.suffix.lower() == ".vtt":
-            return [(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000,
-                     c.text) for c in webvtt.from_string(text)]
-        return [(s.start.total_seconds(), s.end.total_seconds(), s.content)
-                for s in srt.parse(text)]
-    except Exception as exc:  # both parsers raise their own error classes
-        raise DataError(path, f"not a valid {path.suffix[1:].upper()} file ({exc})") from exc
-
-
 def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
     """The edited cues of ``ad.json``, ``.srt`` or ``.vtt`` and (JSON only) its run info.
 
@@ -78,7 +62,7 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
         raise DataError(path, "file not found")
     if path.suffix.lower() != ".json":
         return [EditedCue(Slot(a, b), t, widen=True)
-                for a, b, t in _cue_times(path) if t.strip()], {}
+                for a, b, t in read_subtitle_cues(path) if t.strip()], {}
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

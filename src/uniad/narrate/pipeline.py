@@ -29,9 +29,10 @@ class Description:
 class Describer(Protocol):
     """Describe ``slot`` in at most ``max_words`` words (a request: the model may exceed it).
     ``previous`` holds the ADs narrated so far, oldest first (UniAD's context). An empty
-    ``text`` is a SKIP (nothing worth saying). A describer may also accept an optional
-    keyword ``avoid`` (texts it must not repeat word for word), which the repeat guard of
-    :func:`uniad.narrate.plan.ask` passes when it re-asks."""
+    ``text`` is a SKIP (nothing worth saying). A describer may also accept the optional
+    keywords ``avoid`` (texts it must not repeat word for word, passed when the repeat
+    guard of :func:`uniad.narrate.plan.ask` re-asks) and ``dialogue`` (the subtitle lines
+    within 25 s of the slot); they are passed only to describers whose signature has them."""
 
     def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
         ...

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from uniad.narrate.fit import Fitted, fit_speech
 from uniad.narrate.pipeline import Describer
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.slots import Slot
+from uniad.narrate.slots import Cue, Slot
 from uniad.narrate.speech import TTSEngine
 from uniad.eval.tokenize import ptb_tokens
 from uniad.narrate.timing import cue_duration, word_budget, word_count, wpm
@@ -51,27 +51,50 @@ def cut_to_budget(text: str, budget: int) -> str:
     return text
 
 
-def _accepts_avoid(describe: Describer) -> bool:
+DIALOGUE_WINDOW_S = 25.0  # dialogue this close to a gap is offered to the describer
+
+
+def _accepts(describe: Describer, keyword: str) -> bool:
     try:
-        return "avoid" in inspect.signature(describe).parameters
+        return keyword in inspect.signature(describe).parameters
     except (TypeError, ValueError):
         return False
 
 
-def ask(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD]) -> tuple[str, Any]:
+def _call(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD],
+          **optional: Any) -> Any:
+    """``describe(slot, budget, previous)`` plus those ``optional`` keywords it accepts
+    (``avoid``, ``dialogue``): describers written against the bare protocol still work."""
+    extra = {k: v for k, v in optional.items() if v and _accepts(describe, k)}
+    return describe(slot, budget, previous, **extra)
+
+
+def dialogue_near(slot: Slot, lines: Sequence[Cue], window: float = DIALOGUE_WINDOW_S
+                  ) -> tuple[str, ...]:
+    """The subtitle lines within ``window`` seconds of ``slot``, in time order: what the
+    characters say around the gap (practitioners' prompts carry +-25 s of it)."""
+    return tuple(text for a, b, text in sorted(lines)
+                 if b >= slot.start - window and a <= slot.end + window)
+
+
+def ask(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD],
+        dialogue: Sequence[str] = ()) -> tuple[str, Any]:
     """The describer's text for ``slot`` cut to ``budget``, never a word-for-word repeat of
     the previous description: a repeat is asked again with it banned (describers that take
-    ``avoid``), and a repeat that survives becomes a SKIP. Returns (text, Description)."""
-    found = describe(slot, budget, previous)
+    ``avoid``), and a repeat that survives becomes a SKIP. ``dialogue`` (lines around the
+    gap) goes to describers that take it. Returns (text, Description)."""
+    found = _call(describe, slot, budget, previous, dialogue=tuple(dialogue))
     text = cut_to_budget(found.text, budget)
     if text and word_count(found.text) > budget:  # over budget: one shorter request
-        again = describe(slot, max(MIN_WORDS, 2 * budget - word_count(found.text)), previous)
+        again = _call(describe, slot, max(MIN_WORDS, 2 * budget - word_count(found.text)),
+                      previous, dialogue=tuple(dialogue))
         if again.text.strip():
             found, text = again, cut_to_budget(again.text, budget)
     last = normalise(previous[-1].text) if previous else None
     if text and normalise(text) == last:
-        if _accepts_avoid(describe):
-            found = describe(slot, budget, previous, avoid=(previous[-1].text,))
+        if _accepts(describe, "avoid"):
+            found = _call(describe, slot, budget, previous, dialogue=tuple(dialogue),
+                          avoid=(previous[-1].text,))
             text = cut_to_budget(found.text, budget)
         if normalise(text) == last:
             log.info("AD at %.2f s skipped: it repeats the previous one (%r)", slot.start, text)
@@ -98,23 +121,28 @@ def plan_cues(
     describe: Describer,
     settings: NarrationSettings,
     engine: TTSEngine | None = None,
+    dialogue_lines: Sequence[Cue] = (),
 ) -> Plan:
     """One cue per gap the describer fills; with an ``engine``, each cue's speech fitted
     (see :mod:`uniad.narrate.fit`). "extended" cues (``settings.extended``) need the video
-    paused for ``meta["pause_s"]`` seconds and belong to the extended track only."""
+    paused for ``meta["pause_s"]`` seconds and belong to the extended track only.
+    ``dialogue_lines`` (subtitle cues) give describers that take ``dialogue`` the lines
+    around each gap."""
     plan = Plan()
     for slot in tqdm(slots, desc="describe", unit="gap"):
         budget = word_budget(slot.duration, settings.plan_wpm)
         if budget < MIN_WORDS:
             continue
-        text, found = ask(describe, slot, budget, plan.cues)
+        near = dialogue_near(slot, dialogue_lines)
+        text, found = ask(describe, slot, budget, plan.cues, near)
         if not text:
             continue
         fitted = None
         if engine is not None:
             fitted = fit_speech(
                 engine, text, slot.start, slot.duration,
-                rephrase=lambda words: ask(describe, slot, min(words, budget), plan.cues)[0],
+                rephrase=lambda words: ask(describe, slot, min(words, budget), plan.cues,
+                                           near)[0],
                 max_rate_gain=settings.max_rate_gain, max_tempo=settings.max_tempo,
                 extended=settings.extended,
             )

@@ -25,7 +25,7 @@ from uniad.narrate.gaps import find_gaps, speech_spans
 from uniad.narrate.plan import plan_cues
 from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.shots import shot_cuts
-from uniad.narrate.slots import Slot
+from uniad.narrate.slots import Slot, read_subtitle_cues
 from uniad.narrate.stages import StageClock
 from uniad.narrate.speech import make_engine
 from uniad.narrate.tracks import NarratedAD
@@ -165,7 +165,8 @@ def narrate(
     store = FeatureStore(features, fps=fps)
     try:
         describer = UniADDescriber(model, store, video_id, bank, max_characters=max_characters)
-        plan = plan_cues(slots, describer, settings, engine if speak else None)
+        lines = read_subtitle_cues(subtitles) if subtitles is not None else []
+        plan = plan_cues(slots, describer, settings, engine if speak else None, lines)
     finally:
         store.close()
     lap("describe")

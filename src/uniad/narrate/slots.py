@@ -82,21 +82,27 @@ def slots_between(
 # --- subtitles ------------------------------------------------------------------------
 
 
-def read_subtitle_intervals(path: str | Path) -> list[Interval]:
-    """Dialogue intervals of an SRT or WebVTT file (chosen by extension, ``.vtt`` = WebVTT).
+Cue = tuple[float, float, str]
 
-    Parse errors name the file and the line where parsing stopped.
-    """
+
+def read_subtitle_cues(path: str | Path) -> list[Cue]:
+    """``(start, end, text)`` of each cue of an SRT or WebVTT file (chosen by extension,
+    ``.vtt`` = WebVTT). Parse errors name the file and the line where parsing stopped."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "subtitle file not found")
     text = path.read_text(encoding="utf-8-sig", errors="replace")
     if path.suffix.lower() == ".vtt":
-        return _vtt_intervals(path, text)
-    return _srt_intervals(path, text)
+        return _vtt_cues(path, text)
+    return _srt_cues(path, text)
 
 
-def _srt_intervals(path: Path, text: str) -> list[Interval]:
+def read_subtitle_intervals(path: str | Path) -> list[Interval]:
+    """Dialogue intervals of an SRT or WebVTT file (see :func:`read_subtitle_cues`)."""
+    return [(a, b) for a, b, _ in read_subtitle_cues(path)]
+
+
+def _srt_cues(path: Path, text: str) -> list[Cue]:
     try:
         subs = list(srt.parse(text))
     except srt.SRTParseError as exc:
@@ -104,10 +110,10 @@ def _srt_intervals(path: Path, text: str) -> list[Interval]:
         raise DataError(
             path, f"not valid SRT near line {line}: {exc.unmatched_content.strip()[:80]!r}"
         ) from exc
-    return [(s.start.total_seconds(), s.end.total_seconds()) for s in subs]
+    return [(s.start.total_seconds(), s.end.total_seconds(), s.content) for s in subs]
 
 
-def _vtt_intervals(path: Path, text: str) -> list[Interval]:
+def _vtt_cues(path: Path, text: str) -> list[Cue]:
     try:
         captions = webvtt.read(str(path), encoding="utf-8-sig", strict=True)
     except MalformedFileError as exc:
@@ -118,7 +124,7 @@ def _vtt_intervals(path: Path, text: str) -> list[Interval]:
         raise DataError(path, f"malformed WebVTT cue{where} ({exc})") from exc
     # Caption.start_in_seconds drops the milliseconds: read the exact timestamps instead.
     return [
-        (c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000)
+        (c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.text)
         for c in captions
     ]
 
