@@ -59,9 +59,9 @@ def write_deliverables(
     out, video = Path(out_dir), Path(video)
     out.mkdir(parents=True, exist_ok=True)
     normal = plan.normal()
+    # speech[i] belongs to cues[i] whenever there is speech at all
     spoken = [f.speech for cue, f in zip(plan.cues, plan.speech)
-              if f.speech is not None and cue.meta.get("fit") != "extended"] \
-        if plan.speech else []
+              if f.speech is not None and cue.meta.get("fit") != "extended"]
     pass_rate = record_realism(normal, dialogue)
     info = {**info, "settings": settings.to_dict(),
             "dialogue": [[round(a, 3), round(b, 3)] for a, b in dialogue],
