@@ -97,3 +97,25 @@ def test_describers_that_take_dialogue_get_the_lines_around_their_gap():
     # a describer without the keyword is called as the protocol says
     assert len(plan_cues([Slot(3.0, 6.0)], Stub("Tom waits."), NarrationSettings(),
                          dialogue_lines=lines).cues) == 1
+
+
+def test_a_literal_skip_answer_is_a_skip():
+    plan = plan_cues([Slot(0, 3), Slot(4, 7)], Stub("SKIP", "Skip."), NarrationSettings())
+    assert plan.cues == []
+
+
+def test_narration_flags_build_the_settings_and_refuse_bad_values(tmp_path, capsys):
+    from uniad.cli import build_parser, main
+    from uniad.commands.narration_options import settings_from
+
+    args = build_parser().parse_args([
+        "narrate", "v.mp4", "--cast", "c.json", "--checkpoint", "ck", "--out", "o",
+        "--extended", "--wpm", "160", "--gaps", "energy", "--min-gap", "2", "--voice", "espeak",
+        "--no-cut-split"])
+    assert settings_from(args) == NarrationSettings(
+        extended=True, plan_wpm=160, gap_source="energy", min_gap_s=2.0, voice="espeak",
+        split_at_cuts=False)
+    (tmp_path / "ad.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nAnna sits.\n")
+    assert main(["render", str(tmp_path / "ad.srt"), "--video", "v.mp4", "--out",
+                 str(tmp_path / "o"), "--wpm", "400"]) == 2
+    assert "plan_wpm" in capsys.readouterr().err

@@ -84,6 +84,8 @@ def ask(describe: Describer, slot: Slot, budget: int, previous: Sequence[Narrate
     ``avoid``), and a repeat that survives becomes a SKIP. ``dialogue`` (lines around the
     gap) goes to describers that take it. Returns (text, Description)."""
     found = _call(describe, slot, budget, previous, dialogue=tuple(dialogue))
+    if found.text.strip().strip(".").upper() == "SKIP":  # a prompted model's literal SKIP
+        return "", found
     text = cut_to_budget(found.text, budget)
     if text and word_count(found.text) > budget:  # over budget: one shorter request
         again = _call(describe, slot, max(MIN_WORDS, 2 * budget - word_count(found.text)),
