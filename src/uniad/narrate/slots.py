@@ -149,13 +149,6 @@ def _vtt_error_line(text: str, message: str) -> int | None:
     return None
 
 
-def slots_from_subtitles(
-    path: str | Path, duration: float, min_gap: float = 1.5, margin: float = MARGIN
-) -> list[Slot]:
-    """AD slots in the gaps of an SRT/WebVTT file's dialogue."""
-    return slots_between(read_subtitle_intervals(path), duration, min_gap, margin)
-
-
 # --- audio ----------------------------------------------------------------------------
 
 
@@ -179,11 +172,10 @@ def speech_intervals(
     between words) and silences shorter than ``min_silence_s`` are bridged.
 
     This is an energy detector, not a speech classifier: music and loud effects count as
-    "speech" too, which errs on the safe side (AD is placed only in quiet stretches). With
-    subtitles, use :func:`slots_from_subtitles` instead. Hand-written on purpose: auditok
-    (PyPI) does the same energy detection but with a fixed threshold that would need tuning
-    per film, and model-based VADs (silero, pyannote) need weights that cannot be fetched
-    offline.
+    "speech" too, which errs on the safe side (AD is placed only in quiet stretches); it is
+    the ``--gaps energy`` alternative to voice activity (:mod:`uniad.narrate.vad`).
+    Hand-written on purpose: auditok (PyPI) does the same energy detection but with a fixed
+    threshold that would need tuning per film.
     """
     hop = max(1, round(frame_s * sample_rate))
     n = len(samples) // hop
@@ -210,17 +202,6 @@ def _runs(active: np.ndarray, frame_s: float) -> list[Interval]:
     edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return [(s * frame_s, e * frame_s) for s, e in zip(starts, ends)]
-
-
-def slots_from_audio(
-    samples: np.ndarray,
-    sample_rate: int,
-    duration: float,
-    min_gap: float = 1.5,
-    margin: float = MARGIN,
-) -> list[Slot]:
-    """AD slots in the quiet stretches of a soundtrack (see :func:`speech_intervals`)."""
-    return slots_between(speech_intervals(samples, sample_rate), duration, min_gap, margin)
 
 
 def split_long_slots(slots: Sequence[Slot], max_len: float) -> list[Slot]:

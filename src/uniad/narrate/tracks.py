@@ -92,19 +92,6 @@ def write_json(
     return path
 
 
-def write_tracks(
-    ads: Sequence[NarratedAD], out_dir: str | Path, info: dict[str, Any] | None = None
-) -> dict[str, Path]:
-    """``ad.srt``, ``ad.vtt`` and ``ad.json`` in ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return {
-        "srt": write_srt(ads, out / "ad.srt"),
-        "vtt": write_vtt(ads, out / "ad.vtt"),
-        "json": write_json(ads, out / "ad.json", info),
-    }
-
-
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=—|–|-\s)")
 
