@@ -14,13 +14,16 @@ PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${UNIAD_TORCH:-torch==2.13.0}
 
 # System tools: ffmpeg (narration: audio/video mux), espeak-ng (speech), Java (the PTB
-# tokenizer and METEOR of the COCO caption metrics). Installed with apt when we can.
-# tesseract (on-screen text; other languages: apt install tesseract-ocr-LANG).
+# tokenizer and METEOR of the COCO caption metrics), Chromium and its driver (the review
+# page's browser test), tesseract (on-screen text; other languages: apt install
+# tesseract-ocr-LANG). Installed with apt when we can.
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v tesseract >/dev/null || missing+=(tesseract-ocr tesseract-ocr-eng)  # on-screen text
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]} with apt-get"

@@ -11,7 +11,7 @@ from uniad.data.synthetic import FEMALE_NAMES, MALE_NAMES
 from uniad.errors import UniADError
 from uniad.narrate.cast import read_cast
 from uniad.narrate.sample_media import dialogue_layout, make_sample_media
-from uniad.narrate.slots import slots_from_audio
+from uniad.narrate.slots import slots_between, speech_intervals
 from uniad.narrate.video import decode_audio, probe
 
 
@@ -24,8 +24,8 @@ def test_video_subtitles_and_soundtrack_follow_the_reported_timeline(tmp_path):
     assert lines == list(media.dialogue) and len(lines) >= 2
     # The tone sounds only during the lines, so the soundtrack's silences are the gaps.
     rate = 16000
-    found = slots_from_audio(decode_audio(media.video, rate), rate, probe(media.video).duration,
-                             min_gap=1.5)
+    found = slots_between(speech_intervals(decode_audio(media.video, rate), rate),
+                          probe(media.video).duration, min_gap=1.5)
     gaps = [(a, b) for a, b in media.silent if b - a >= 1.5]
     assert len(found) == len(gaps) >= 2
     for slot, (a, b) in zip(found, gaps):  # slots keep a margin from the speech

@@ -12,8 +12,7 @@ from uniad.narrate.slots import (
     Slot,
     merge,
     slots_between,
-    slots_from_audio,
-    slots_from_subtitles,
+    read_subtitle_intervals,
     speech_intervals,
     split_long_slots,
 )
@@ -35,7 +34,7 @@ def expected_gaps(min_gap: float) -> list[tuple[float, float]]:
 @pytest.mark.parametrize("maker", [make_srt, make_vtt])
 def test_subtitle_slots_are_the_dialogue_gaps(tmp_path, maker):
     path = maker(tmp_path / ("dialogue.srt" if maker is make_srt else "dialogue.vtt"))
-    slots = slots_from_subtitles(path, DURATION, min_gap=1.5)
+    slots = slots_between(read_subtitle_intervals(path), DURATION, min_gap=1.5)
     got = [x for s in slots for x in (s.start, s.end)]
     assert got == pytest.approx([x for gap in expected_gaps(1.5) for x in gap])
     for slot in slots:  # never over dialogue
@@ -70,7 +69,7 @@ def test_audio_slots_match_the_silent_gaps(tmp_path):
     sound = [(0.0, SILENT[0][0]), (SILENT[0][1], SILENT[1][0]), (SILENT[1][1], DURATION)]
     got = [x for interval in speech for x in interval]
     assert got == pytest.approx([x for interval in sound for x in interval], abs=0.3)
-    slots = slots_from_audio(audio, 16000, DURATION, min_gap=1.5)
+    slots = slots_between(speech_intervals(audio, 16000), DURATION, min_gap=1.5)
     assert len(slots) == len(SILENT)
     for slot, (a, b) in zip(slots, SILENT):
         assert slot.start == pytest.approx(a, abs=0.3 + MARGIN)
@@ -84,7 +83,7 @@ def test_srt_parse_error_names_file_and_line(tmp_path):
         "1\n00:00:01,000 --> 00:00:02,000\nHi.\n\n2\n00:00:0x,000 --> 00:00:04,000\nBad.\n"
     )
     with pytest.raises(DataError, match=r"broken\.srt.*line 5"):
-        slots_from_subtitles(bad, DURATION)
+        read_subtitle_intervals(bad)
 
 
 def test_vtt_parse_error_names_file_and_line(tmp_path):
@@ -93,24 +92,24 @@ def test_vtt_parse_error_names_file_and_line(tmp_path):
         "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHi.\n\n00:00:0x.000 --> 00:00:04.000\nBad.\n"
     )
     with pytest.raises(DataError, match=r"broken\.vtt.*line 6"):
-        slots_from_subtitles(bad, DURATION)
+        read_subtitle_intervals(bad)
 
 
 def test_vtt_without_header_is_rejected(tmp_path):
     bad = tmp_path / "plain.vtt"
     bad.write_text("00:00:01.000 --> 00:00:02.000\nHi.\n")
     with pytest.raises(DataError, match=r"plain\.vtt.*line 1.*WEBVTT"):
-        slots_from_subtitles(bad, DURATION)
+        read_subtitle_intervals(bad)
 
 
 def test_missing_subtitles_are_named(tmp_path):
     with pytest.raises(DataError, match="gone.srt.*not found"):
-        slots_from_subtitles(tmp_path / "gone.srt", DURATION)
+        read_subtitle_intervals(tmp_path / "gone.srt")
 
 
 def test_steady_sound_has_no_slots_and_silence_is_one_slot():
     rate = 8000
     t = np.arange(6 * rate) / rate
     tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-    assert slots_from_audio(tone, rate, 6.0) == []
-    assert slots_from_audio(np.zeros_like(tone), rate, 6.0) == [Slot(0.0, 6.0)]
+    assert slots_between(speech_intervals(tone, rate), 6.0) == []
+    assert slots_between(speech_intervals(np.zeros_like(tone), rate), 6.0) == [Slot(0.0, 6.0)]

@@ -9,13 +9,13 @@ import srt
 import webvtt
 from media import DIALOGUE, DURATION, make_srt
 
-from uniad.narrate.slots import slots_from_subtitles
-from uniad.narrate.tracks import NarratedAD, fit_text, write_tracks
+from uniad.narrate.slots import read_subtitle_intervals, slots_between
+from uniad.narrate.tracks import NarratedAD, fit_text, write_json, write_srt, write_vtt
 
 
 @pytest.fixture()
 def ads(tmp_path):
-    slots = slots_from_subtitles(make_srt(tmp_path / "dialogue.srt"), DURATION)
+    slots = slots_between(read_subtitle_intervals(make_srt(tmp_path / "dialogue.srt")), DURATION)
     texts = ["Anna opens the door, smiling.", "Tom sits down. He looks away."]
     return [
         NarratedAD(s.start, s.end, text, characters=(text.split()[0],), meta={"score": -0.5 * i})
@@ -24,7 +24,7 @@ def ads(tmp_path):
 
 
 def test_srt_and_vtt_parse_back_without_overlapping_dialogue(tmp_path, ads):
-    paths = write_tracks(ads, tmp_path / "out")
+    paths = {"srt": write_srt(ads, tmp_path / "ad.srt"), "vtt": write_vtt(ads, tmp_path / "ad.vtt")}
     subs = list(srt.parse(paths["srt"].read_text()))
     cues = webvtt.read(str(paths["vtt"]), strict=True)
     assert len(subs) == len(cues.captions) == len(ads)
@@ -38,7 +38,7 @@ def test_srt_and_vtt_parse_back_without_overlapping_dialogue(tmp_path, ads):
 
 
 def test_json_keeps_characters_scores_and_info(tmp_path, ads):
-    path = write_tracks(ads, tmp_path, info={"video": "clip.mp4"})["json"]
+    path = write_json(ads, tmp_path / "ad.json", info={"video": "clip.mp4"})
     data = json.loads(path.read_text())
     assert data["info"] == {"video": "clip.mp4"}
     assert [a["characters"] for a in data["ads"]] == [["Anna"], ["Tom"]]
@@ -57,7 +57,7 @@ def test_ad_times_are_checked():
         ("Anna opens the door. She walks in.", 10, "Anna opens the door. She walks in."),
         ("Anna opens the door. She walks in slowly.", 5, "Anna opens the door."),
         ("Anna opens the door, then walks in slowly.", 5, "Anna opens the door."),
-        ("Anna slowly opens the heavy wooden door", 4, "Anna slowly opens the."),
+        ("Anna slowly opens the heavy wooden door", 4, "Anna slowly opens."),  # no dangling "the"
         ("Anna opens the door.", 0, ""),
     ],
 )

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "uniad.commands.demo",
     "uniad.commands.synth",
     "uniad.commands.narrate",
+    "uniad.commands.render",
     "uniad.commands.data",
     "uniad.commands.train",
     "uniad.commands.evaluate",

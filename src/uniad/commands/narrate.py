@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from uniad.commands.narration_options import add_narration_options, settings_from
+
 
 def _handler(args: argparse.Namespace) -> int:
     from uniad.narrate.run import narrate
@@ -12,10 +14,10 @@ def _handler(args: argparse.Namespace) -> int:
     result = narrate(
         args.video, args.cast, args.checkpoint, args.out,
         subtitles=args.subtitles, encoder=args.visual_encoder, speak=args.speak, mix=args.mix,
-        min_gap=args.min_gap, max_len=args.max_len, words_per_second=args.words_per_second,
-        fps=args.fps, max_characters=args.max_characters, cache_dir=args.cache_dir,
-        device=args.device, describer=args.describer, describer_model=args.describer_model,
-        api_key=args.api_key, frames_per_slot=args.frames_per_slot, read_text=args.read_text,
+        settings=settings_from(args), fps=args.fps, max_characters=args.max_characters,
+        cache_dir=args.cache_dir, device=args.device, describer=args.describer,
+        describer_model=args.describer_model, api_key=args.api_key,
+        frames_per_slot=args.frames_per_slot, read_text=args.read_text,
         ocr_languages=args.ocr_languages, ocr_fps=args.ocr_fps,
         ocr_min_confidence=args.ocr_min_confidence, portraits=not args.no_portraits,
     )  # fmt: skip
@@ -32,12 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "narrate",
         help="write an AD track (SRT, WebVTT, JSON; speech and mix optional) for a video",
         description=(
-            "Find the gaps in the dialogue (from --subtitles, else the soundtrack), describe "
-            "each with a trained UniAD checkpoint using the video's CLIP features and the "
-            "cast's photos (or with a vision-language model: --describer vlm:/openai:), "
-            "optionally read on-screen text out (--read-text), and write ad.srt, ad.vtt and "
-            "ad.json into --out; --speak adds ad.wav (espeak-ng), --mix the video with the AD "
-            "as an extra audio stream."
+            "Find the gaps in the dialogue (voice activity of the soundtrack and --subtitles, "
+            "split at shot cuts), describe each with a trained UniAD checkpoint using the "
+            "video's CLIP features and the cast's photos (or with a vision-language model: "
+            "--describer vlm:/openai:), planned at --wpm words per minute, optionally read "
+            "on-screen text out (--read-text), and write ad.srt, ad.vtt, ad.dapt.ttml, ad.json "
+            "and the review page ad.html into --out; --speak adds ad.wav (fitted into each "
+            "gap), --mix the video with the AD as an extra audio stream flagged for players, "
+            "--extended a paused version. A checkpoint from `uniad demo` is narrated with the "
+            "demo's own random encoder."
         ),
     )
     parser.add_argument("video", help="the video file")
@@ -75,15 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="local CLIP vision weights the checkpoint was trained with "
                              "(MAD: CLIP ViT-L/14); needed unless the checkpoint records a "
                              "random test encoder")
-    parser.add_argument("--speak", action="store_true", help="also write ad.wav (espeak-ng)")
+    parser.add_argument("--speak", action="store_true", help="also write ad.wav (--voice)")
     parser.add_argument("--mix", action="store_true",
                         help="also write the video with the AD as an extra audio stream")
-    parser.add_argument("--min-gap", type=float, default=1.5, metavar="S",
-                        help="shortest dialogue gap that gets an AD (seconds)")
-    parser.add_argument("--max-len", type=float, default=8.0, metavar="S",
-                        help="longer gaps are split into slots of at most this length")
-    parser.add_argument("--words-per-second", type=float, default=2.5,
-                        help="speaking rate that sets each slot's word budget")
+    add_narration_options(parser)
     parser.add_argument("--fps", type=float, default=5.0,
                         help="frame rate of the features (MAD checkpoints: 5)")
     parser.add_argument("--max-characters", type=int, default=None, metavar="K",

@@ -130,6 +130,12 @@ def _split_word(word: str) -> list[str]:
 
 def python_ptb_tokenize(sentence: str) -> str:
     """One sentence as pycocoevalcap's Java PTBTokenizer + punctuation removal returns it."""
+    return " ".join(t.lower() for t in ptb_tokens(sentence) if t not in PUNCTUATIONS and t != '"')
+
+
+def ptb_tokens(sentence: str) -> list[str]:
+    """PTB tokens of one sentence, case and punctuation kept (the REFRAMED AD-timing rule
+    counts words this way: punctuation tokens included)."""
     for fancy, plain in _QUOTES.items():
         sentence = sentence.replace(fancy, plain)
     tokens: list[str] = []
@@ -145,7 +151,7 @@ def python_ptb_tokenize(sentence: str) -> str:
             tokens.extend(_split_word(text))
         else:
             tokens.append(text)
-    return " ".join(t.lower() for t in tokens if t not in PUNCTUATIONS and t != '"')
+    return tokens
 
 
 class PythonPTBTokenizer:

@@ -57,6 +57,7 @@ class UniADDescriber:
         if self.screen_texts and not model.config.model.use_screen_text:
             log.warning("on-screen text is not given to UniAD: this checkpoint was not set up "
                         "for it (model.use_screen_text is off); use --read-text cues")
+        self._generated: dict[str, list[int]] = {}  # text -> the ids it was decoded from
         cast = bank.cast(video_id)
         self.cast = [CharacterEntry(c, bank.exemplar(video_id, c.id).to(torch.float32))
                      for c in cast]
@@ -97,11 +98,27 @@ class UniADDescriber:
             screen_text=[t.text for t in texts_during(self.screen_texts, slot)],
         )
 
-    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
+    def banned_ids(self, avoid: Sequence[str]) -> list[list[int]]:
+        """Token sequences generation must not produce: the ids this describer generated
+        for each text to avoid (exact even where decoding is lossy), and the text
+        tokenised at the start of the answer and after a space."""
+        tokenizer = self.model.tokenizer
+        banned = {tuple(self._generated[text]) for text in avoid if text in self._generated}
+        banned |= {tuple(tokenizer(variant, add_special_tokens=False).input_ids)
+                   for text in avoid if text.strip() for variant in (text, " " + text)}
+        return [list(ids) for ids in sorted(banned) if ids]
+
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
+                 avoid: Sequence[str] = ()) -> Description:
+        """``avoid``: texts not to repeat word for word (the repeat guard re-asks with the
+        previous AD here; Hugging Face's ``bad_words_ids`` bans each exact sequence)."""
         sample = self.sample(slot, previous)
         cap = self.model.config.generation.max_new_tokens
         max_new = max(1, min(cap, math.ceil(max_words * TOKENS_PER_WORD)))
-        text = self.model.generate([sample], max_new_tokens=max_new)[0]
+        extra = {"bad_words_ids": self.banned_ids(avoid)} if avoid else {}
+        ids = self.model.generate_ids([sample], max_new_tokens=max_new, **extra)[0]
+        text = self.model.decode_text([ids])[0]
+        self._generated[text] = ids
         named = tuple(name for name, pattern in self._name_patterns if pattern.search(text))
         given = [e.character.id for e in sample.characters]
         return Description(text, named, {"max_new_tokens": max_new, "characters_given": given})

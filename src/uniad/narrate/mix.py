@@ -4,7 +4,8 @@ The original streams are copied bit for bit (``-map 0 -c copy``): re-encoding a 
 add AD would cost quality and hours. One audio stream is added: the original soundtrack
 ducked by ``duck_db`` while AD speaks, mixed with the narration, AAC-encoded, titled
 "Audio description", tagged with the original's language and flagged with the
-``descriptions`` disposition so players list it as an AD track rather than as a default.
+``visual_impaired`` and ``descriptions`` dispositions so players list it as an AD
+track rather than as a default (MP4 keeps both; Matroska keeps ``visual_impaired``).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def mix_into_video(
             # MP4/MOV keep no stream title: players show the handler name there instead.
             f"-metadata:s:a:{index}", f"handler_name={title}",
             f"-metadata:s:a:{index}", f"language={lang}",
-            f"-disposition:a:{index}", "descriptions",
+            f"-disposition:a:{index}", "visual_impaired+descriptions",
             str(out_path),
         ]
         log.info("mixing AD into %s", out_path)

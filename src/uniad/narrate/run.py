@@ -1,40 +1,48 @@
-"""Narrate a video end to end with a trained UniAD: the glue behind ``uniad narrate``.
+"""Narrate a video end to end: the glue behind ``uniad narrate``.
 
-probe -> slots -> encoder checked against the checkpoint -> features (cached) -> cast bank
--> one AD per slot -> SRT/WebVTT/JSON (+ speech, + mixed video). Every check that can
-fail (missing files, wrong encoder) runs before the first generation, so a mistake costs
-seconds, not a film's worth of decoding.
-
-With ``describer="vlm:FOLDER"`` or ``"openai:URL"`` there is no checkpoint, encoder or
-feature step: the describer reads frames itself. With ``read_text`` the video is read by
-OCR first; read-out cues take their part of the gaps before the describer gets the rest.
+probe -> gaps (voice activity + subtitles, shot cuts) -> on-screen text (optional OCR:
+read-out cues take their part of the gaps) -> the describer (a UniAD checkpoint: encoder
+checked against it, features cached, cast bank; or a vision-language model that reads
+frames itself) -> one description per gap planned to realistic timing and fitted speech ->
+the deliverables of :mod:`deliver`. Every check that can fail (missing files, wrong
+encoder, bad options) runs before the first generation, so a mistake costs seconds, not a
+film's worth of decoding.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from uniad.errors import DataError, UniADError
 from uniad.narrate.cast import build_bank, read_cast
+from uniad.narrate.deliver import write_deliverables
+from uniad.narrate.describers import (
+    check_read_text, parse_describer, prompted_describer, read_screen_text,
+)
+from uniad.narrate.dialogue import read_dialogue
 from uniad.narrate.encoder import CLIPVisionEncoder, VisualEncoder, encoder_from_name
 from uniad.narrate.extract import (
     cache_path, check_encoder, extract_features, store_encoder, video_id_for,
 )
-from uniad.narrate.dialogue import read_dialogue
-from uniad.narrate.describers import (
-    check_read_text, parse_describer, prompted_describer, read_screen_text,
-)
-from uniad.narrate.pipeline import describe_slots, find_slots, render
+from uniad.narrate.gaps import find_gaps, speech_spans
+from uniad.narrate.pipeline import Description, Describer
+from uniad.narrate.plan import call_describer, plan_cues
 from uniad.narrate.screen_text import place_cues
-from uniad.narrate.slots import Slot
+from uniad.narrate.settings import NarrationSettings
+from uniad.narrate.shots import shot_cuts
+from uniad.narrate.slots import Slot, read_subtitle_cues
+from uniad.narrate.speech import make_engine
+from uniad.narrate.stages import StageClock
 from uniad.narrate.tracks import NarratedAD
 from uniad.narrate.video import probe
 
 log = logging.getLogger(__name__)
+
+SYNTHETIC_ENCODER = "synthetic"  # what `uniad synth` feature stores (and demo models) record
 
 
 @dataclass
@@ -90,6 +98,14 @@ def _uniad_describer(model, video, cast, encoder, fps, cache_dir, out, allow_enc
     from uniad.narrate.describer import UniADDescriber
 
     expected = model.config.model
+    if encoder is None and expected.visual_encoder == SYNTHETIC_ENCODER:
+        # A `uniad demo` checkpoint: trained on synthetic-world features no frame can
+        # produce. Its narration uses the demo's own deterministic random CLIP (rebuilt from
+        # its recipe), as the demo does, and says so in the log and in ad.json.
+        from uniad.narrate.demo_step import demo_encoder
+
+        encoder = demo_encoder(None, expected.feature_dim)
+        allow_encoder_mismatch = True
     visual = resolve_encoder(encoder, expected.visual_encoder)
     trained_on, mismatch = expected.visual_encoder, None
     if (allow_encoder_mismatch and trained_on and visual.name != trained_on
@@ -113,6 +129,35 @@ def _uniad_describer(model, video, cast, encoder, fps, cache_dir, out, allow_enc
     return describer, store, features, visual.name, cache_hit, mismatch
 
 
+class ReadOutDescriber:
+    """The describer with on-screen text cues folded in: a read-out cue's own slot gets its
+    text ("A sign reads: ..."), every other slot goes to ``describe``. Read-outs then go
+    through the same planning, speech fitting and deliverables as descriptions."""
+
+    def __init__(self, describe: Describer, read_outs: Sequence[NarratedAD], gaps: Sequence[Slot],
+                 free: Sequence[Slot]) -> None:
+        self.describe = describe
+        self.read_outs: dict[tuple[float, float], NarratedAD] = {}
+        starts = sorted([*(s.start for s in free), *(c.start for c in read_outs)])
+        for cue in read_outs:
+            # The read-out's slot runs to whatever comes next in its gap (a free part or
+            # another read-out): the planner then times it by its words, as place_cues did.
+            gap_end = next((g.end for g in gaps if g.start <= cue.start < g.end), cue.end)
+            end = min([t for t in starts if cue.end <= t < gap_end] or [gap_end])
+            self.read_outs[(cue.start, end)] = cue
+
+    def slots(self) -> list[Slot]:
+        return [Slot(start, end) for start, end in self.read_outs]
+
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
+                 avoid: Sequence[str] = (), dialogue: Sequence[str] = ()) -> Description:
+        cue = self.read_outs.get((slot.start, slot.end))
+        if cue is not None:
+            return Description(cue.text, cue.characters, dict(cue.meta))
+        return call_describer(self.describe, slot, max_words, previous, avoid=tuple(avoid),
+                              dialogue=tuple(dialogue))
+
+
 def narrate(
     video: str | Path,
     cast: str | Path,
@@ -123,9 +168,7 @@ def narrate(
     encoder: VisualEncoder | str | Path | None = None,
     speak: bool = False,
     mix: bool = False,
-    min_gap: float = 1.5,
-    max_len: float = 8.0,
-    words_per_second: float = 2.5,
+    settings: NarrationSettings | None = None,
     fps: float = 5.0,
     max_characters: int | None = None,
     cache_dir: str | Path | None = None,
@@ -145,7 +188,7 @@ def narrate(
     """Write an AD track for ``video`` into ``out_dir`` (see the module docstring).
 
     ``cache_dir`` defaults to ``<out_dir>/cache``; ``engine`` (a TTS engine) defaults to
-    espeak-ng when ``speak``; ``mix`` needs ``speak``.
+    ``settings.voice`` when ``speak``; ``mix`` needs ``speak``.
 
     ``allow_encoder_mismatch`` accepts an encoder whose *name* differs from the one the
     checkpoint recorded (the width must still match): the mismatch is logged as a warning
@@ -159,15 +202,8 @@ def narrate(
     ``read_text`` (``off|cues|context|both``) what on-screen text does.
     """
     video, out = Path(video), Path(out_dir)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-
+    clock = StageClock()
+    timings, lap = clock.timings, clock.lap
     if not video.is_file():
         raise DataError(video, "video file not found")
     if mix and not speak:
@@ -177,22 +213,24 @@ def narrate(
             if not photo.is_file():
                 raise DataError(cast, f"photo {photo} not found", record=member.record,
                                 field="photos")
-    if speak and engine is None:  # a missing espeak-ng shows here, not after generation
-        from uniad.narrate.speech import EspeakEngine
-
-        engine = EspeakEngine()
+    settings = settings or NarrationSettings()
+    if speak and engine is None:  # a missing voice shows here, not after generation
+        engine = make_engine(settings.voice)
     kind, target = parse_describer(describer)
     check_read_text(read_text)
     if kind == "uniad" and checkpoint_or_model is None:
         raise UniADError("--describer uniad needs --checkpoint (or choose --describer "
                          "vlm:FOLDER or openai:URL, which need none)")
     info = probe(video)
-    slots = find_slots(video, info, subtitles, min_gap=min_gap, max_len=max_len)
-    dialogue = read_dialogue(subtitles) if subtitles else []
-    screen = (read_screen_text(video, dialogue, ocr_languages, ocr_fps, ocr_min_confidence)
+    dialogue = speech_spans(video, info, settings, subtitles)
+    cuts = shot_cuts(video, threshold=settings.cut_threshold) if settings.split_at_cuts else []
+    slots = find_gaps(dialogue, info.duration, settings, cuts)
+    lines = read_subtitle_cues(subtitles) if subtitles is not None else []
+    said = read_dialogue(subtitles) if subtitles else []
+    screen = (read_screen_text(video, said, ocr_languages, ocr_fps, ocr_min_confidence)
               if read_text != "off" else [])
-    cues, free = (place_cues(screen, slots, words_per_second, min_gap)
-                  if read_text in ("cues", "both") else ([], slots))
+    read_outs, free = (place_cues(screen, slots, settings.plan_wpm / 60.0, settings.min_gap_s)
+                       if read_text in ("cues", "both") else ([], slots))
     told = screen if read_text in ("context", "both") else []
     lap("screen_text")
 
@@ -201,22 +239,23 @@ def narrate(
         if kind == "uniad":
             model = load_model(checkpoint_or_model, device)
             lap("load")
-            describer_, store, features, visual_name, cache_hit, mismatch = _uniad_describer(
+            describe, store, features, visual_name, cache_hit, mismatch = _uniad_describer(
                 model, video, cast, encoder, fps, cache_dir, out, allow_encoder_mismatch,
                 max_characters, told)
             lap("features")
         else:
-            describer_ = prompted_describer(kind, target, video, cast, dialogue, told,
-                                            model_name=describer_model, api_key=api_key,
-                                            frames=frames_per_slot, portraits=portraits,
-                                            device=device)
+            describe = prompted_describer(kind, target, video, cast, said, told,
+                                          model_name=describer_model, api_key=api_key,
+                                          frames=frames_per_slot, portraits=portraits,
+                                          device=device)
             features, visual_name, cache_hit, mismatch = None, None, False, None
             lap("load")
-        ads = describe_slots(free, describer_, words_per_second=words_per_second)
+        describe_all = ReadOutDescriber(describe, read_outs, slots, free)
+        planned = sorted([*free, *describe_all.slots()], key=lambda s: s.start)
+        plan = plan_cues(planned, describe_all, settings, engine if speak else None, lines)
     finally:
         if store is not None:
             store.close()
-    ads = sorted(cues + ads, key=lambda ad: ad.start)
     lap("describe")
 
     checkpoint = checkpoint_or_model if isinstance(checkpoint_or_model, (str, Path)) else None
@@ -225,15 +264,16 @@ def narrate(
                 "checkpoint": str(checkpoint) if checkpoint else None,
                 "describer": describer, "read_text": read_text,
                 "screen_text": [asdict(t) for t in screen],
-                "encoder": visual_name, "fps": fps, "words_per_second": words_per_second,
-                "min_gap": min_gap, "slots": [[s.start, s.end] for s in slots],
+                "encoder": visual_name, "fps": fps, "voice": engine.name if speak else None,
+                "shot_cuts": cuts, "slots": [[s.start, s.end] for s in slots],
                 "feature_cache_hit": cache_hit,
                 "timings": timings}
     if mismatch:
         run_info["encoder_mismatch"] = mismatch
-    paths = render(ads, video, out, info.duration, engine=engine if speak else None, mix=mix,
-                   info=run_info)
+    paths = write_deliverables(plan, video, out, info.duration, dialogue, settings, run_info,
+                               has_audio=info.has_audio, mix=mix)
     lap("render")
+    ads = plan.normal()
     log.info("narrated %d of %d slots of %s in %.1f s (%s)", len(ads), len(slots), video,
              sum(timings.values()), ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return NarrationResult(slots, ads, paths, features, visual_name, cache_hit, timings)

@@ -20,10 +20,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import srt
 
 from uniad.data.schema import Character
 from uniad.errors import UniADError
+from uniad.narrate.speech import EspeakEngine, Speech, assemble_track, write_wav
 
 Interval = tuple[float, float]
 Line = tuple[float, float, str]
@@ -163,6 +165,65 @@ def make_sample_media(
         cast=write_cast(out_dir / "cast.json", DEFAULT_CAST if cast is None else cast),
         duration=duration, dialogue=dialogue, silent=silent,
     )
+
+
+@dataclass(frozen=True)
+class DialogueFilm:
+    """A film whose soundtrack is synthesised speech at known times, with known shot cuts."""
+
+    video: Path
+    subtitles: Path
+    duration: float
+    speech: tuple[Interval, ...]  # audible extent of each spoken line (the VAD truth)
+    cuts: tuple[float, ...]
+
+
+def audible_extent(samples: np.ndarray, sample_rate: int, level: float = 0.01) -> Interval:
+    """First and last time ``|sample| > level``: TTS pads its output with silence."""
+    loud = np.flatnonzero(np.abs(samples) > level)
+    if loud.size == 0:
+        return (0.0, 0.0)
+    return (loud[0] / sample_rate, (loud[-1] + 1) / sample_rate)
+
+
+def make_dialogue_film(
+    out_dir: Path,
+    lines: Sequence[tuple[float, str]],
+    duration: float,
+    cuts: Sequence[float] = (),
+    engine: object | None = None,
+    size: str = "160x120",
+    fps: int = 25,
+) -> DialogueFilm:
+    """``film.mp4`` + ``film.srt`` in ``out_dir``: each ``(start, text)`` line spoken by
+    ``engine`` (espeak-ng by default) from ``start``; the picture alternates FFmpeg's
+    ``testsrc`` and a black frame at each of ``cuts``, so shot changes are known too."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tts = engine if engine is not None else EspeakEngine()
+    rate, placed, spans, subs = 16000, [], [], []
+    for start, text in lines:
+        samples, sr = tts.synthesize(text, 170)
+        a, b = audible_extent(samples, sr)
+        placed.append(Speech(start, samples, sr, 170))
+        spans.append((round(float(start + a), 3), round(float(start + b), 3)))
+        subs.append((start + a, start + b, text))
+    wav = write_wav(out_dir / "dialogue.wav", assemble_track(placed, duration, rate), rate)
+    edges = [0.0, *sorted(cuts), duration]
+    sources, labels = [], []
+    for i, (a, b) in enumerate(zip(edges, edges[1:])):
+        pattern = "testsrc=" if i % 2 == 0 else "color=c=black:"
+        sources += ["-f", "lavfi", "-i", f"{pattern}size={size}:rate={fps}:duration={b - a:.3f}"]
+        labels.append(f"[{i}:v]")
+    n = len(labels)
+    graph = f"{''.join(labels)}concat=n={n}:v=1:a=0[v]"
+    video = out_dir / "film.mp4"
+    run_ffmpeg([*sources, "-i", str(wav), "-filter_complex", graph, "-map", "[v]",
+                "-map", f"{n}:a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt",
+                "yuv420p", "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-shortest",
+                str(video)])
+    return DialogueFilm(video, make_srt(out_dir / "film.srt", subs), duration,
+                        tuple(spans), tuple(float(c) for c in cuts))
 
 
 # --- on-screen text -------------------------------------------------------------------

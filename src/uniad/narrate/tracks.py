@@ -55,11 +55,18 @@ def write_srt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
 
 
 def write_vtt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
-    """A WebVTT file a browser loads as ``<track kind="descriptions" src="ad.vtt">``."""
+    """A WebVTT file a browser loads as ``<track kind="descriptions" src="ad.vtt">``.
+
+    Cue identifiers are ``ad-N``; a cue that needs the video paused (extended AD, meta
+    ``pause_s``) is ``ad-N-pause-S`` so a pausing player (or a person) knows how long."""
+    def identifier(i: int, ad: NarratedAD) -> str:
+        pause = ad.meta.get("pause_s") if ad.meta.get("fit") == "extended" else None
+        return f"ad-{i + 1}" + (f"-pause-{pause:.2f}s" if pause else "")
+
     doc = webvtt.WebVTT(
         captions=[
             webvtt.Caption(start=_vtt_time(ad.start), end=_vtt_time(ad.end), text=ad.text,
-                           identifier=f"ad-{i + 1}")
+                           identifier=identifier(i, ad))
             for i, ad in enumerate(sorted(ads, key=lambda a: a.start))
         ]
     )
@@ -85,21 +92,15 @@ def write_json(
     return path
 
 
-def write_tracks(
-    ads: Sequence[NarratedAD], out_dir: str | Path, info: dict[str, Any] | None = None
-) -> dict[str, Path]:
-    """``ad.srt``, ``ad.vtt`` and ``ad.json`` in ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return {
-        "srt": write_srt(ads, out / "ad.srt"),
-        "vtt": write_vtt(ads, out / "ad.vtt"),
-        "json": write_json(ads, out / "ad.json", info),
-    }
-
-
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=—|–|-\s)")
+
+
+# Words a cut sentence must not end on: articles, possessives, prepositions, conjunctions.
+_DANGLING = frozenset(
+    "a an the his her their its my your our this that these those of to in on at by for "
+    "with from into onto over under and or but as than who which while".split()
+)
 
 
 def _words(text: str) -> int:
@@ -140,4 +141,7 @@ def fit_text(text: str, max_words: int) -> str:
     kept = _longest_prefix(_CLAUSE_END.split(sentences[0]), max_words)
     if kept:
         return _close(kept)
-    return _close(" ".join(text.split()[:max_words]))
+    words = text.split()[:max_words]
+    while len(words) > 1 and words[-1].lower().strip(",;:") in _DANGLING:
+        words.pop()  # "Tom hangs up his." reads as broken; "Tom hangs up." does not
+    return _close(" ".join(words))
