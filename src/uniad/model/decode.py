@@ -168,27 +168,30 @@ class _HeapSearch:
              top_beams: Tensor, generated: int) -> _Step:
         k, s = self.s.num_beams, self.s
         cur_len = generated + 1  # 4.32.1: seed + generated; 4.46.3: generated + the candidate
-        scores = torch.zeros(len(live), k, dtype=top_scores.dtype)
-        tokens = torch.zeros(len(live), k, dtype=torch.long)
-        beams = torch.zeros(len(live), k, dtype=torch.long)
         done = []
+        # Python lists once per step: the loop below is 4.32.1's, per candidate.
+        all_scores, all_tokens, all_beams = top_scores.tolist(), top_tokens.tolist(), top_beams.tolist()
+        kept_scores, kept_tokens, kept_beams = [], [], []
         for row, sample in enumerate(live):
             kept = 0
-            for rank, (score, token, beam) in enumerate(zip(
-                    top_scores[row].tolist(), top_tokens[row].tolist(), top_beams[row].tolist())):
+            for rank, (score, token, beam) in enumerate(zip(all_scores[row], all_tokens[row], all_beams[row])):
                 if token == s.eos_id:
                     if rank >= k:  # an EOS outside the top num_beams is not a hypothesis
                         continue
                     self.hyps[sample].add(histories[row, beam].tolist(), score, cur_len)
                 else:
-                    scores[row, kept], tokens[row, kept], beams[row, kept] = score, token, beam
+                    kept_scores.append(score)
+                    kept_tokens.append(token)
+                    kept_beams.append(beam)
                     kept += 1
                 if kept == k:
                     break
             if kept < k:
                 raise ValueError(f"sample {sample}: fewer than {k} non-EOS candidates")
-            done.append(self.hyps[sample].is_done(float(top_scores[row].max()), cur_len))
-        return _Step(scores, tokens, beams, done)
+            done.append(self.hyps[sample].is_done(max(all_scores[row]), cur_len))
+        shape = (len(live), k)
+        return _Step(torch.tensor(kept_scores, dtype=top_scores.dtype).view(shape),
+                     torch.tensor(kept_tokens).view(shape), torch.tensor(kept_beams).view(shape), done)
 
     def finish_running(self, sample: int, histories: Tensor, scores: Tensor) -> None:
         """At the length limit every running beam becomes a hypothesis (``finalize``)."""
