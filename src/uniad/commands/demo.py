@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from uniad.commands.options import add_config_options
 from uniad.commands.synth import add_world_options, format_size
 
 # --quick: a world small enough for a smoke test in a couple of seconds, and the tiny LLM.
@@ -182,7 +183,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"optimizer steps (default {DEMO_STEPS}; --quick {QUICK_STEPS})")
     parser.add_argument("--eval-limit", type=int, default=EVAL_LIMIT, metavar="N",
                         help=f"held-out ADs to generate and score (default {EVAL_LIMIT}; 0: all)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one training setting (repeatable)")
+    add_config_options(parser, preset=False, set_help="override one training setting (repeatable)")
     add_world_options(parser, movies=20)
     parser.set_defaults(func=run_demo)

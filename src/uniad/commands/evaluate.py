@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from uniad.commands.options import add_config_options
+
 _EPILOG = """\
 examples:
   uniad evaluate --checkpoint runs/demo --data world/eval.json --features world/features.h5 \\
@@ -19,12 +21,6 @@ examples:
   uniad evaluate --checkpoint runs/mad/final --data mad_eval.json --features mad.h5 \\
       --set generation.num_beams=1 --metrics cider,recall --limit 200 --out runs/mad/eval
 """
-
-
-def checkpoint_dir(path: str | Path) -> Path:
-    """``RUN/final`` when ``path`` is a run folder, else ``path`` itself."""
-    folder = Path(path)
-    return folder / "final" if (folder / "final").is_dir() else folder
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -36,7 +32,8 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.eval.evaluate import evaluate
     from uniad.eval.inputs import load_references
     from uniad.eval.scoring import ScoreOptions, parse_metrics
-    from uniad.model.uniad import CONFIG_FILE, UniAD
+    from uniad.model.folder import checkpoint_dir
+    from uniad.model.uniad import UniAD
     from uniad.train.data import open_split
 
     model_keys = [s for s in args.set if s.strip().startswith("model.")]
@@ -46,7 +43,7 @@ def _handler(args: argparse.Namespace) -> int:
     ckpt = checkpoint_dir(args.checkpoint)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device)  # checks the folder
-    config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set)
+    config = load_config(path=ckpt / "config.yaml", overrides=args.set)
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
                          seed=config.train.seed)
     world = args.world or (Path(args.data).parent if (Path(args.data).parent / WORLD_FILE).is_file() else None)
@@ -80,8 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="synthetic world folder for name/pronoun accuracy (default: the data's folder "
                         "when it holds world.json)")
     p.add_argument("--out", required=True, help="output folder (reused to resume)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a data.* or generation.* setting of the checkpoint's config")
+    add_config_options(p, preset=False,
+                       set_help="override a data.* or generation.* setting of the checkpoint's config")
     p.add_argument("--batch-size", type=int, default=None, help="samples per generate call")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
     p.add_argument("--metrics", default="cider,bleu,meteor,rouge",

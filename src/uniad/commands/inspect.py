@@ -17,7 +17,8 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from uniad.config import PRESETS, UniADConfig, load_config
+from uniad.commands.options import add_config_options
+from uniad.config import UniADConfig, load_config
 from uniad.errors import UniADError
 
 PARTS = (
@@ -125,8 +126,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", choices=("train", "eval"), default="eval",
                         help="frame sampling and character source of this split (default eval)")
     parser.add_argument("--llm", metavar="SPEC", help="tokenizer's LLM (default: the config's model.llm)")
-    parser.add_argument("--preset", choices=PRESETS, default=None, help="configuration preset")
-    parser.add_argument("--config", default=None, help="YAML file overriding the preset")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one setting (repeatable)")
+    add_config_options(parser)
     parser.set_defaults(func=run)

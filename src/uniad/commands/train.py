@@ -10,6 +10,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from uniad.commands.options import add_config_options
+
 log = logging.getLogger(__name__)
 
 
@@ -66,11 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "checkpoints/step_*/ (atomic; `latest` names the newest) and final/."
         ),
     )
-    parser.add_argument("--preset", choices=("demo", "mad", "cmdad", "tvad"), default=None,
-                        help="settings preset")
-    parser.add_argument("--config", default=None, help="YAML file overriding the preset")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one setting (repeatable)")
+    add_config_options(parser)
     parser.add_argument("--train-data", required=True,
                         help="training annotations (MAD / CMD-AD / TV-AD JSON)")
     parser.add_argument("--features", required=True, help="video features (HDF5)")

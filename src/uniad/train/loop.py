@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
@@ -358,7 +357,7 @@ class Trainer:
                 self.model.save_pretrained(final)
             else:
                 final.mkdir(parents=True, exist_ok=True)
-                save_file(ckpt.trainable_state_dict(self.model), str(final / ckpt.WEIGHTS))
+                ckpt.save_file(ckpt.trainable_state_dict(self.model), final / ckpt.WEIGHTS)
             plot_losses(self.run_dir)
         barrier(self.ctx)
 
