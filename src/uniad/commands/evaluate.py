@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from uniad.commands.options import add_config_options
+from uniad.commands.options import add_config_options, positive_int
 
 _EPILOG = """\
 examples:
@@ -29,10 +29,10 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.config import load_config
     from uniad.data.synthetic import WORLD_FILE, load_world_truth
     from uniad.errors import UniADError
-    from uniad.eval.evaluate import evaluate
+    from uniad.eval.evaluate import check_output_folder, evaluate
     from uniad.eval.inputs import load_references
     from uniad.eval.scoring import ScoreOptions, parse_metrics
-    from uniad.model.folder import checkpoint_dir
+    from uniad.model.folder import CONFIG_FILE, checkpoint_dir
     from uniad.model.uniad import UniAD
     from uniad.train.data import open_split
 
@@ -40,19 +40,23 @@ def _handler(args: argparse.Namespace) -> int:
     if model_keys:
         raise UniADError(f"--set {model_keys[0]}: model settings come from the checkpoint; "
                          "only data.* and generation.* can be changed at evaluation")
+    # Every check before the model loads: settings, checkpoint files, output folder, data.
     ckpt = checkpoint_dir(args.checkpoint)
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device)  # checks the folder
-    config = load_config(path=ckpt / "config.yaml", overrides=args.set)
-    dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
-                         seed=config.train.seed)
-    world = args.world or (Path(args.data).parent if (Path(args.data).parent / WORLD_FILE).is_file() else None)
-    truth = load_world_truth(world) if world else None
+    batch = [] if args.batch_size is None else [f"generation.batch_size={args.batch_size}"]
+    config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set + batch)
+    check_output_folder(Path(args.out))
     options = ScoreOptions(metrics=parse_metrics(args.metrics), tokenizer=args.tokenizer,
                            similarity=args.similarity, coref=args.coref, judge=args.judge)
+    dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
+                         seed=config.train.seed)
+    references = load_references(args.data)
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device)
+    world = args.world or (Path(args.data).parent if (Path(args.data).parent / WORLD_FILE).is_file() else None)
+    truth = load_world_truth(world) if world else None
     result = evaluate(
         model, dataset, args.out, generation=config.generation, options=options, truth=truth,
-        references=load_references(args.data), batch_size=args.batch_size, limit=args.limit,
+        references=references, limit=args.limit,
         resume=not args.no_resume,
         settings={"checkpoint": str(ckpt), "llm": model.llm_spec, "data": str(args.data),
                   "features": str(args.features), "bank": args.bank and str(args.bank),
@@ -79,8 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder (reused to resume)")
     add_config_options(p, preset=False,
                        set_help="override a data.* or generation.* setting of the checkpoint's config")
-    p.add_argument("--batch-size", type=int, default=None, help="samples per generate call")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
+    p.add_argument("--batch-size", default=None, metavar="N",
+                   help="samples per generate call (generation.batch_size)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                   help="evaluate only the first N samples")
     p.add_argument("--metrics", default="cider,bleu,meteor,rouge",
                    help="comma-separated: cider bleu meteor rouge spice recall critic judge chars")
     p.add_argument("--tokenizer", choices=("auto", "java", "python"), default="auto",

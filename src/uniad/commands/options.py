@@ -39,3 +39,14 @@ def section_overrides(args: argparse.Namespace, cls: type, section: str) -> list
         if value is not None:
             out.append(f"{section}.{name}={value}")
     return out
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts (``--limit``): a usage error, not a traceback, otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value

@@ -10,27 +10,32 @@ world's truth is given; :mod:`uniad.eval.report` writes what people open.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tqdm import tqdm
 
 from uniad.config import GenerationConfig
 from uniad.data.dataset import ADDataset
 from uniad.data.synthetic import EventTruth
-from uniad.errors import UniADError
+from uniad.errors import OutputError, UniADError
+from uniad.io import AppendLog, output_error, refuse_existing_file, write_json, write_text
 from uniad.eval.inputs import References
 from uniad.eval.scoring import ScoreOptions, score
 from uniad.eval.synthetic_accuracy import judge_all, synthetic_accuracy
 
 log = logging.getLogger(__name__)
 
-LINES_FILE, RUN_FILE = "predictions.jsonl", "run.json"
+LINES_FILE, RUN_FILE, LOCK_FILE = "predictions.jsonl", "run.json", ".lock"
+#: What a training run or checkpoint folder holds and an evaluation folder never does.
+TRAINING_MARKS = ("config.yaml", "checkpoints", "final", "model.safetensors")
 _NOT_IDENTITY = ("world", "device")  # settings that do not change what is generated
 
 
@@ -71,7 +76,7 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
                 raise UniADError(f"{path}: line {n + 1} is not JSON ({err}); "
                                  "rerun with --no-resume to start over") from err
             log.warning("%s: dropping a torn last line (interrupted write)", path)
-            path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+            write_text(path, "".join(json.dumps(r) + "\n" for r in records))
             break
         if not isinstance(record, dict) or not {"uid", "prediction"} <= set(record):
             raise UniADError(f"{path}: line {n + 1} lacks 'uid'/'prediction'; "
@@ -80,11 +85,42 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _append(handle, records: list[dict[str, Any]]) -> None:
-    for record in records:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())  # a batch on disk survives a crash of the process or machine
+def check_output_folder(out: Path) -> None:
+    """Refuse an ``--out`` that would overwrite something evaluate does not own: a file,
+    a training run folder (its ``run.json`` is the run's provenance) or a checkpoint."""
+    refuse_existing_file(out, "--out")
+    owned_by = next((name for name in TRAINING_MARKS if (out / name).exists()), None)
+    if owned_by is not None:
+        raise OutputError(f"--out {out}: is a training run or checkpoint folder (it holds "
+                          f"{owned_by}); evaluating there would overwrite its run.json. "
+                          f"Use a folder of its own, e.g. --out {out / 'eval'}")
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` for the whole evaluation: a second ``uniad evaluate`` into the
+    same folder is refused at once instead of generating everything a second time."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK_FILE
+    try:
+        handle = path.open("a+")
+    except OSError as err:
+        raise output_error(err, path) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise OutputError(f"--out {out}: another `uniad evaluate` ({holder}) is writing "
+                              "into this folder; wait for it or use another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
 
 
 def _check_run(out: Path, generation_settings: dict[str, Any], resume: bool) -> None:
@@ -99,7 +135,7 @@ def _check_run(out: Path, generation_settings: dict[str, Any], resume: bool) -> 
                              if before.get(k) != generation_settings.get(k))
             raise UniADError(f"{lines}: generated with other settings ({', '.join(changed)} "
                              "differ); use another --out or --no-resume")
-    run_file.write_text(json.dumps(generation_settings, indent=2) + "\n", encoding="utf-8")
+    write_json(run_file, generation_settings)
 
 
 def generate_split(
@@ -116,7 +152,7 @@ def generate_split(
         log.info("resuming: %d of %d samples already generated", len(indices) - len(pending),
                  len(indices))
     step = max(1, generation.batch_size)
-    with (out / LINES_FILE).open("a", encoding="utf-8") as handle, \
+    with AppendLog(out / LINES_FILE) as lines, \
             tqdm(total=len(pending), desc="generating", unit="AD") as bar:
         for start in range(0, len(pending), step):
             samples = [dataset[i] for i in pending[start:start + step]]
@@ -127,7 +163,12 @@ def generate_split(
                  "context": list(s.context_texts)}
                 for s, text in zip(samples, texts)
             ]
-            _append(handle, batch)
+            try:
+                lines.append([json.dumps(r, ensure_ascii=False) for r in batch])
+            except OutputError as err:
+                kept = len(indices) - len(pending) + start
+                raise OutputError(f"{err}; {kept} prediction(s) are kept there: free space "
+                                  "and rerun the same command to generate only the rest") from None
             done.update((r["uid"], r) for r in batch)
             bar.update(len(batch))
     records = [done[dataset.events[i].uid] for i in indices]
@@ -189,12 +230,22 @@ def evaluate(
     """Generate for ``dataset`` into ``out_dir``, score, and write the report files.
 
     ``settings`` (checkpoint, data files, ...) are recorded in ``scores.json`` and
-    ``report.md`` beside the decoding and scoring settings.
+    ``report.md`` beside the decoding and scoring settings. The folder is locked for the
+    whole call and must not be a training run folder (:func:`check_output_folder`).
     """
+    out = Path(out_dir)
+    check_output_folder(out)
+    with output_lock(out):
+        return _evaluate_locked(model, dataset, out, generation, options, truth, references,
+                                batch_size, limit, resume, settings)
+
+
+def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: GenerationConfig | None,
+                     options: ScoreOptions | None, truth: dict[str, EventTruth] | None,
+                     references: References | None, batch_size: int | None, limit: int | None,
+                     resume: bool, settings: dict[str, Any] | None) -> EvalResult:
     from uniad.eval.report import write_outputs
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     width = dataset.features.feature_shape[-1] if dataset.features.feature_shape else None
     if width is not None and width != model.config.model.feature_dim:
         raise UniADError(f"the checkpoint expects features of width {model.config.model.feature_dim} "
@@ -235,5 +286,10 @@ def evaluate(
         sample_cider=sample_cider(predictions, refs, options.tokenizer),
         dropped=list(dataset.dropped), generated_now=generated,
     )
-    write_outputs(result, judge_all(predictions, truth) if truth is not None else None)
+    try:
+        write_outputs(result, judge_all(predictions, truth) if truth is not None else None)
+    except OutputError as err:
+        raise OutputError(f"{err}; the {len(records)} predictions are kept in "
+                          f"{out / LINES_FILE}: rerun the same command to write the report "
+                          "without generating again") from None
     return result

@@ -9,12 +9,14 @@ dataset order.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from uniad.eval.scoring import ScoreReport, report_markdown
+from uniad.eval.scoring import ScoreReport, report_markdown, write_scores
+from uniad.io import write_json, write_text
 from uniad.eval.synthetic_accuracy import Judgement, accuracy
 
 if TYPE_CHECKING:
@@ -27,15 +29,12 @@ _SHOWN_DROPS = 50  # dropped samples listed in report.md (scores.json lists all)
 def write_outputs(result: EvalResult, judgements: Mapping[str, Judgement] | None = None) -> None:
     """predictions.json, scores.json, report.md and per_movie.csv into ``result.out_dir``."""
     out = result.out_dir
-    (out / "predictions.json").write_text(
-        json.dumps(result.predictions, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    payload = {
-        "scores": result.scores, "counts": result.counts, "notes": result.notes,
+    write_json(out / "predictions.json", result.predictions, indent=1)
+    write_scores(out / "scores.json", result, {
         "settings": result.settings,
         "dropped": [{"uid": uid, "reason": why} for uid, why in result.dropped],
-    }
-    (out / "scores.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(report_text(result), encoding="utf-8")
+    })
+    write_text(out / "report.md", report_text(result))
     write_per_movie(out / "per_movie.csv", result, judgements)
 
 
@@ -100,7 +99,8 @@ def write_per_movie(
     path: Path, result: EvalResult, judgements: Mapping[str, Judgement] | None = None
 ) -> None:
     rows = per_movie_rows(result, judgements)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["movie", "n", "CIDEr"])
-        writer.writeheader()
-        writer.writerows(rows)
+    handle = io.StringIO(newline="")
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["movie", "n", "CIDEr"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, handle.getvalue())
