@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import argparse
 
+from uniad.commands.options import add_section_flags, section_overrides
+from uniad.config import NarrateConfig
+
 
 def _handler(args: argparse.Namespace) -> int:
+    from uniad.config import load_config
+    from uniad.io import refuse_existing_file
+    from uniad.model.folder import CONFIG_FILE, checkpoint_dir
     from uniad.narrate.run import narrate
 
+    # Settings, checkpoint files and outputs are checked before anything is decoded.
+    checkpoint = checkpoint_dir(args.checkpoint)  # RUN or RUN/final, as evaluate takes
+    refuse_existing_file(args.out, "--out")
+    refuse_existing_file(args.cache_dir, "--cache-dir")
+    config = load_config(path=checkpoint / CONFIG_FILE,
+                         overrides=section_overrides(args, NarrateConfig, "narrate"))
+    settings = config.narrate
     result = narrate(
-        args.video, args.cast, args.checkpoint, args.out,
+        args.video, args.cast, checkpoint, args.out,
         subtitles=args.subtitles, encoder=args.visual_encoder, speak=args.speak, mix=args.mix,
-        min_gap=args.min_gap, max_len=args.max_len, words_per_second=args.words_per_second,
-        fps=args.fps, max_characters=args.max_characters, cache_dir=args.cache_dir,
-        device=args.device,
+        min_gap=settings.min_gap, max_len=settings.max_len,
+        words_per_second=settings.words_per_second, fps=settings.fps or config.data.fps,
+        max_characters=settings.max_characters, cache_dir=args.cache_dir, device=args.device,
     )  # fmt: skip
     print(f"{len(result.ads)} ADs in {len(result.slots)} slots "
           f"(features {'from cache' if result.cache_hit else 'extracted'}: {result.features})")
@@ -36,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("video", help="the video file")
     parser.add_argument("--cast", required=True, help="cast file (JSON or CSV with photos)")
     parser.add_argument("--checkpoint", required=True,
-                        help="a trained UniAD folder (e.g. RUN/final from `uniad train`)")
+                        help="a trained UniAD folder, or a run folder holding final/")
     parser.add_argument("--subtitles", default=None, help="dialogue subtitles (SRT or WebVTT)")
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--visual-encoder", default=None, metavar="CLIP_FOLDER",
@@ -46,17 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--speak", action="store_true", help="also write ad.wav (espeak-ng)")
     parser.add_argument("--mix", action="store_true",
                         help="also write the video with the AD as an extra audio stream")
-    parser.add_argument("--min-gap", type=float, default=1.5, metavar="S",
-                        help="shortest dialogue gap that gets an AD (seconds)")
-    parser.add_argument("--max-len", type=float, default=8.0, metavar="S",
-                        help="longer gaps are split into slots of at most this length")
-    parser.add_argument("--words-per-second", type=float, default=2.5,
-                        help="speaking rate that sets each slot's word budget")
-    parser.add_argument("--fps", type=float, default=5.0,
-                        help="frame rate of the features (MAD checkpoints: 5)")
-    parser.add_argument("--max-characters", type=int, default=None, metavar="K",
-                        help="give the model only the K cast members whose photo is most "
-                             "similar to the slot (default: the whole cast)")
+    add_section_flags(parser, NarrateConfig)  # --min-gap, --max-len, --words-per-second, ...
     parser.add_argument("--cache-dir", default=None,
                         help="feature cache (default: OUT/cache); reused across runs")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

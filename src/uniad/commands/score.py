@@ -28,6 +28,9 @@ examples:
 def _handler(args: argparse.Namespace) -> int:
     from uniad.eval.inputs import check_ids, load_predictions, load_references
     from uniad.eval.scoring import ScoreOptions, parse_metrics, report_markdown, score, write_report
+    from uniad.io import refuse_existing_file
+
+    refuse_existing_file(args.out, "--out")  # before any metric runs
 
     options = ScoreOptions(
         metrics=parse_metrics(args.metrics), tokenizer=args.tokenizer, similarity=args.similarity,

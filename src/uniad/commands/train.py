@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 def _handler(args: argparse.Namespace) -> int:
     from uniad.config import load_config
+    from uniad.io import refuse_existing_file
     from uniad.data.dataset import collate_samples
     from uniad.train.data import build_for_training, open_split
     from uniad.train.distributed import cleanup_distributed, init_distributed
@@ -24,6 +25,7 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.train.monitor import write_run_info
 
     config = load_config(args.preset, args.config, args.set)
+    refuse_existing_file(args.out, "--out")
     ctx = init_distributed(args.device)
     try:
         if ctx.is_main and not args.resume and (Path(args.out) / "checkpoints").is_dir():

@@ -25,11 +25,12 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from uniad.data.formats import load_json
 from uniad.data.schema import Character, SchemaError
 from uniad.errors import DataError, Problem
+from uniad.io import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class CharacterBank:
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self._exemplars.items()}
         metadata = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                     "cast": _cast_to_json(self._cast)}
-        save_file(tensors, str(path), metadata=metadata)
+        write_bytes(path, save(tensors, metadata=metadata))
         return path
 
     def exemplar(self, video_id: str, character_id: str) -> torch.Tensor | None:

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from uniad.errors import DataError, Problem
+from uniad.io import atomic_path
 
 LAYOUTS = ("timeline", "clip")
 TIME_ROUNDINGS = ("exact", "release")
@@ -347,8 +348,8 @@ def write_feature_store(
     dtype: str = "float16",
     encoder: str | None = None,
 ) -> Path:
-    """Write a whole store at once (synthetic data, tests, conversions)."""
-    with FeatureStoreWriter(path, fps, layout, dtype, encoder) as writer:
+    """Write a whole store at once (synthetic data, tests, conversions), atomically."""
+    with atomic_path(path) as tmp, FeatureStoreWriter(tmp, fps, layout, dtype, encoder) as writer:
         for video_id, arr in features.items():
             writer.add(video_id, arr)
     return Path(path)

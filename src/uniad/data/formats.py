@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from uniad.data.schema import ADEvent, Character, SchemaError
 # record at once rather than only the first one the constructor meets.
 from uniad.data.schema import require_text, require_time
 from uniad.errors import DataError, Problem
+from uniad.io import write_json
 
 MAD_TRAIN = "mad_train"
 MAD_EVAL = "mad_eval"
@@ -125,15 +125,8 @@ def load_json(path: str | Path) -> Any:
 
 
 def _write_json(path: str | Path, data: Any) -> Path:
-    """Writes through a temporary file so an interrupted write never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=4)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    """The release's layout (indent 4), through the atomic writer."""
+    return write_json(path, data, indent=4)
 
 
 def _describe(value: Any) -> str:
