@@ -28,7 +28,7 @@ def _handler(args: argparse.Namespace) -> int:
 
     from uniad.config import load_config
     from uniad.data.synthetic import WORLD_FILE, load_world_truth
-    from uniad.errors import UniADError
+    from uniad.errors import DataError, UniADError
     from uniad.eval.evaluate import check_output_folder, evaluate
     from uniad.eval.inputs import load_references
     from uniad.eval.scoring import ScoreOptions, parse_metrics
@@ -49,6 +49,14 @@ def _handler(args: argparse.Namespace) -> int:
                            similarity=args.similarity, coref=args.coref, judge=args.judge)
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
                          seed=config.train.seed)
+    if dataset.unreadable and not args.skip_unreadable:
+        reasons = dict(dataset.dropped)
+        first = dataset.unreadable[0]
+        raise DataError(args.features, f"{len(dataset.unreadable)} of {len(dataset.events) + len(dataset.dropped)} "
+                        f"events of {args.data} have no usable features (first: {reasons[first]}); "
+                        "scores on the rest would not compare with full-split numbers: fix the "
+                        "store, or pass --skip-unreadable (they are then listed in scores.json)",
+                        record=first)
     references = load_references(args.data)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device)
@@ -96,5 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--judge", default="smollm2", help="LLM judge: smollm2 or a model FOLDER")
     p.add_argument("--llm", default=None, help="load this LLM instead of the one recorded in the checkpoint")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cuda or cpu")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="score the events whose features are usable and list the others, instead "
+                        "of refusing a split with missing, empty or malformed feature windows")
     p.add_argument("--no-resume", action="store_true", help="discard earlier predictions and start over")
     p.set_defaults(func=_handler)

@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 
 from uniad.config import DataConfig
 from uniad.data.charbank import CharacterBank
-from uniad.data.features import FeatureStore, clip_key
+from uniad.data.features import FeatureStore
 from uniad.data.sampling import SAMPLINGS, sample_frames
 from uniad.data.schema import ADEvent, Character, CharacterEntry, Sample
 from uniad.errors import DataError, UniADError
@@ -104,28 +104,6 @@ def select_characters(
             for c in pool]
 
 
-def window_problem(
-    store: FeatureStore, video_id: str, start: float, end: float, frames: int | None = None
-) -> str | None:
-    """Why ``store.window(video_id, start, end)`` would fail, without reading frames.
-
-    Mirrors the store's own checks (unknown id, span starting after the video's end) with
-    metadata only, so checking a few hundred thousand events costs no feature reads.
-    ``frames`` is the video's known length (timeline layout), to skip the lookup.
-    """
-    if store.layout == "clip":
-        key = clip_key(video_id, start, end)
-        return None if store.has(key) else f"no clip features under key {key!r}"
-    if frames is None:
-        if not store.has(video_id):
-            return f"video {video_id!r} is not in the feature store {store.path}"
-        frames = store.num_frames(video_id)
-    if start * store.fps >= frames - 1e-6:
-        return (f"span {start}-{end} s starts after the video ends "
-                f"({frames / store.fps:.1f} s at {store.fps:g} fps)")
-    return None
-
-
 def _oldest_first(items: Sequence, count: int) -> list:
     """The ``count`` nearest of a nearest-first list, reordered oldest first."""
     return list(reversed(items[:count]))
@@ -165,11 +143,13 @@ class ADDataset(Dataset):
 
         self.events: list[ADEvent] = []
         self.dropped: list[tuple[str, str]] = []
+        self.unreadable: list[str] = []  # dropped because their window fails the store's check
         self.without_context: list[str] = []  # uids kept with fewer previous clips
         self.missing_exemplars: Counter[str] = Counter()  # "<video>/<character id>" -> events
         self._previous: list[tuple[ADEvent, ...]] = []  # usable previous clips, oldest first
         self._characters: list[list[CharacterEntry]] = []
-        self._lengths: dict[str, int | None] = {}  # frames per video (None: not stored)
+        self._lengths: dict[str, int | None] = {}  # frames per video (None: unusable)
+        self._video_problems: dict[str, str | None] = {}  # why a video is unusable
         self._unusable_context = 0  # events whose earlier AD exists but whose clip does not
         for event in events:
             self._add(event)
@@ -188,16 +168,23 @@ class ADDataset(Dataset):
                             field="exemplar")
 
     def _window_problem(self, video_id: str, start: float, end: float) -> str | None:
-        """:func:`window_problem` with each video's length looked up once."""
-        if self.features.layout == "timeline" and video_id not in self._lengths:
-            has = self.features.has(video_id)
-            self._lengths[video_id] = self.features.num_frames(video_id) if has else None
-        return window_problem(self.features, video_id, start, end, self._lengths.get(video_id))
+        """The store's window check, each timeline video's dataset checked once."""
+        store = self.features
+        if store.layout == "timeline":
+            if video_id not in self._lengths:
+                problem = store.window_problem(video_id, 0.0, 0.0)
+                self._lengths[video_id] = None if problem else store.num_frames(video_id)
+                self._video_problems[video_id] = problem and problem.message
+            if self._lengths[video_id] is None:
+                return self._video_problems[video_id]
+        problem = store.window_problem(video_id, start, end, self._lengths.get(video_id))
+        return problem and problem.message
 
     def _add(self, event: ADEvent) -> None:
         problem = self._window_problem(event.video_id, event.start, event.end)
         if problem is not None:
             self.dropped.append((event.uid, problem))
+            self.unreadable.append(event.uid)
             return
         wanted = _oldest_first(event.context, self.config.previous_clips)
         usable = tuple(c for c in wanted
