@@ -274,10 +274,16 @@ def test_collect_problems_lists_every_problem(tmp_path):
     assert all(p.file == str(src) for p in problems)
 
     clip = _clip_records()
-    clip[0]["prob_data"] = [0.3]  # two candidates, one score
+    clip[0]["prob_data"] = [0.3]  # two candidates, one score: as in the release's file
     src = _write(tmp_path / "c.json", {"tvad": clip})
-    (p,) = formats.collect_problems(src)
+    scan = formats.scan_annotations(src)
+    assert scan.problems == []  # the model reads 'prob', not prob_data: a warning only
+    (p,) = scan.warnings
     assert (p.record, p.field) == (0, "prob_data") and "2 candidates" in p.message
+    first = scan.events[0]
+    assert [c.score for c in first.candidates] == [0.3, None]  # no candidate lost
+    out = formats.write_clip_eval(tmp_path / "back.json", "tvad", scan.events)
+    assert json.loads(out.read_text())["tvad"][0]["prob_data"] == [0.3]  # written back as read
 
 
 def test_mad_eval_records_are_labelled_by_movie(tmp_path):
