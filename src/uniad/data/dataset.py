@@ -154,6 +154,12 @@ class ADDataset(Dataset):
         for event in events:
             self._add(event)
         self._log_summary(len(events))
+        if self.missing_exemplars and not any(self._characters):
+            first = next(iter(self.missing_exemplars))
+            raise DataError(bank.source, f"holds none of the {len(self.missing_exemplars)} "
+                            "characters the annotations select (e.g. "
+                            f"{first}): a bank for other annotations?", record=first,
+                            field="exemplar")
 
     # -- construction ----------------------------------------------------------------------
 
