@@ -126,16 +126,22 @@ def output_lock(out: Path) -> Iterator[None]:
 def _check_run(out: Path, generation_settings: dict[str, Any], resume: bool) -> None:
     """Start fresh, or make sure the existing lines came from the same settings."""
     run_file, lines = out / RUN_FILE, out / LINES_FILE
+    before = None
     if not resume:
         lines.unlink(missing_ok=True)
     elif run_file.is_file() and lines.is_file():
-        before = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            before = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise UniADError(f"{run_file}: unreadable ({err}); rerun with --no-resume to "
+                             "start over") from None
         if before != generation_settings:
             changed = sorted(k for k in set(before) | set(generation_settings)
                              if before.get(k) != generation_settings.get(k))
             raise UniADError(f"{lines}: generated with other settings ({', '.join(changed)} "
                              "differ); use another --out or --no-resume")
-    write_json(run_file, generation_settings)
+    if before != generation_settings:  # unchanged: nothing to write (nor to fail writing)
+        write_json(run_file, generation_settings)
 
 
 def generate_split(

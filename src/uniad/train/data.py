@@ -34,7 +34,8 @@ def open_split(
     dataset = ADDataset(events, store, characters, config, training=training, seed=seed)
     if len(dataset) == 0:
         raise UniADError(
-            f"{annotations}: no usable events ({len(dataset.dropped)} dropped; see the warnings above)"
+            f"{annotations}: no usable events ({len(dataset.dropped)} dropped; first: "
+            f"{': '.join(dataset.dropped[0]) if dataset.dropped else 'none'})"
         )
     return dataset
 
