@@ -199,7 +199,7 @@ class UniADConfig:
         never starts from a setting the loaders would have refused.
         """
         for section in dataclasses.fields(self):
-            _check_fields(getattr(self, section.name), section.name)
+            check_section(getattr(self, section.name), section.name)
         data, model, narrate = self.data, self.model, self.narrate
         if model.mapper == "perceiver" and not model.split_previous_video and "all" not in (
             data.train_sampling, data.eval_sampling
@@ -223,8 +223,9 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, include_extras=True)
 
 
-def _check_fields(section: Any, where: str) -> None:
-    """Re-coerce every field of ``section`` in place (a no-op for valid values)."""
+def check_section(section: Any, where: str) -> None:
+    """Re-coerce every field of ``section`` in place (a no-op for valid values); for a
+    section built in code rather than loaded (datasets check theirs with it)."""
     hints = _hints(type(section))
     for spec in dataclasses.fields(section):
         value = getattr(section, spec.name)

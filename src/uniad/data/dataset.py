@@ -27,36 +27,22 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from uniad.config import DataConfig
+from uniad.config import DataConfig, check_section
 from uniad.data.charbank import CharacterBank
 from uniad.data.features import FeatureStore
-from uniad.data.sampling import SAMPLINGS, sample_frames
+from uniad.data.sampling import sample_frames
 from uniad.data.schema import ADEvent, Character, CharacterEntry, Sample
-from uniad.errors import DataError, UniADError
+from uniad.errors import DataError
 
 log = logging.getLogger(__name__)
 
-# "recognised": what a system without the oracle knows: the refined list when the file
-# ships one, else the candidates (never the characters the reference AD names).
-CHARACTER_SOURCES = ("auto", "refined", "candidates", "named_candidates", "recognised")
 _SHOWN_REASONS = 5  # how many drop reasons a warning spells out
 
 
 def _check_config(config: DataConfig) -> None:
-    """Refuse settings the dataset cannot honour, naming the setting."""
-    for name in ("train_sampling", "eval_sampling"):
-        if getattr(config, name) not in SAMPLINGS:
-            raise UniADError(f"data.{name} must be one of {', '.join(SAMPLINGS)}, "
-                             f"got {getattr(config, name)!r}")
-    if config.character_source not in CHARACTER_SOURCES:
-        raise UniADError(f"data.character_source must be one of {', '.join(CHARACTER_SOURCES)},"
-                         f" got {config.character_source!r}")
-    for name, least in (("video_length", 1), ("previous_clips", 0), ("context_ads", 0)):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise UniADError(f"data.{name} must be an integer >= {least}, got {value!r}")
-    if config.max_characters is not None and config.max_characters < 0:
-        raise UniADError(f"data.max_characters must be >= 0, got {config.max_characters}")
+    """Refuse settings the dataset cannot honour, naming the setting (the config's own
+    converter and ranges: a DataConfig built in code is checked like a loaded one)."""
+    check_section(config, "data")
 
 
 def character_pool(event: ADEvent, source: str, training: bool) -> tuple[Character, ...]:

@@ -531,11 +531,6 @@ def scan_annotations(path: str | Path, expected: Iterable[str] = FORMATS) -> Ann
     return scan_json(str(path), data, expected)
 
 
-def collect_problems(path: str | Path) -> list[Problem]:
-    """Every problem of an annotation file (empty when it reads cleanly)."""
-    return scan_annotations(path).problems
-
-
 def _read(path: str | Path, expected: Iterable[str]) -> AnnotationScan:
     scan = scan_annotations(path, expected)
     if scan.problems:
@@ -569,16 +564,6 @@ def read_clip_eval(path: str | Path) -> tuple[str, list[ADEvent]]:
     scan = _read(path, CLIP_DATASETS)
     assert scan.format is not None
     return scan.format, scan.events
-
-
-def references(events: Iterable[ADEvent]) -> dict[str, list[str]]:
-    """Ground-truth ADs keyed by event uid, the shape the scorers take."""
-    refs: dict[str, list[str]] = {}
-    for event in events:
-        if not event.uid:
-            raise ValueError(f"event of {event.video_id} at {event.start}s has no uid")
-        refs.setdefault(event.uid, []).append(event.text)
-    return refs
 
 
 # ---------------------------------------------------------------------------- writing

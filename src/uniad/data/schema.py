@@ -13,11 +13,13 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from uniad.errors import UniADError
+
 if TYPE_CHECKING:  # annotations only: checking a JSON file must not import torch
     import torch
 
 
-class SchemaError(ValueError):
+class SchemaError(UniADError, ValueError):
     """A record field holds an invalid value; ``field`` is its dotted path."""
 
     def __init__(self, field: str, message: str) -> None:
