@@ -28,6 +28,7 @@ def _handler(args: argparse.Namespace) -> int:
 
     from uniad.config import load_config
     from uniad.data.synthetic import WORLD_FILE, load_world_truth
+    from uniad.eval.synthetic_accuracy import WorldScorer
     from uniad.errors import DataError, UniADError
     from uniad.eval.evaluate import check_output_folder, evaluate
     from uniad.eval.inputs import load_references
@@ -61,9 +62,9 @@ def _handler(args: argparse.Namespace) -> int:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device)
     world = args.world or (Path(args.data).parent if (Path(args.data).parent / WORLD_FILE).is_file() else None)
-    truth = load_world_truth(world) if world else None
+    scorers = [WorldScorer(load_world_truth(world))] if world else []
     result = evaluate(
-        model, dataset, args.out, generation=config.generation, options=options, truth=truth,
+        model, dataset, args.out, generation=config.generation, options=options, scorers=scorers,
         references=references, limit=args.limit,
         resume=not args.no_resume,
         settings={"checkpoint": str(ckpt), "llm": model.llm_spec, "data": str(args.data),

@@ -6,6 +6,9 @@ that are not there yet. ``run.json`` records the settings the lines were generat
 a rerun with other settings refuses to mix them. Scoring goes through the metrics driver
 (:func:`uniad.eval.scoring.score`), plus the synthetic name/pronoun accuracies when the
 world's truth is given; :mod:`uniad.eval.report` writes what people open.
+
+Scorers that need truth evaluate does not know (the synthetic world's subjects) come in
+as :class:`SampleScorer` objects, so this module imports nothing of the world.
 """
 
 from __future__ import annotations
@@ -18,18 +21,17 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Iterator, Protocol
 
 from tqdm import tqdm
 
 from uniad.config import GenerationConfig
 from uniad.data.dataset import ADDataset
-from uniad.data.synthetic import EventTruth
 from uniad.errors import OutputError, UniADError
 from uniad.io import AppendLog, output_error, refuse_existing_file, write_json, write_text
 from uniad.eval.inputs import References
 from uniad.eval.scoring import ScoreOptions, score
-from uniad.eval.synthetic_accuracy import judge_all, synthetic_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,22 @@ class EvalResult:
     @property
     def predictions(self) -> dict[str, str]:
         return {r["uid"]: r["prediction"] for r in self.records}
+
+
+class SampleScorer(Protocol):
+    """Scores predictions against truth only its owner knows (``uniad.world``'s subjects).
+
+    ``judge`` returns one judgement per uid it can check; ``summarise`` turns any subset of
+    them into numbers (each label in ``labels`` plus its count ``"<label> n"``), used for
+    the whole split and per movie; ``note`` says where the numbers come from.
+    """
+
+    labels: tuple[str, ...]
+    note: str
+
+    def judge(self, predictions: Mapping[str, str]) -> Mapping[str, Any]: ...
+
+    def summarise(self, judgements: Iterable[Any]) -> dict[str, float | int]: ...
 
 
 # -- the prediction log -------------------------------------------------------------------
@@ -226,7 +244,7 @@ def evaluate(
     *,
     generation: GenerationConfig | None = None,
     options: ScoreOptions | None = None,
-    truth: dict[str, EventTruth] | None = None,
+    scorers: Sequence[SampleScorer] = (),
     references: References | None = None,
     batch_size: int | None = None,
     limit: int | None = None,
@@ -242,12 +260,12 @@ def evaluate(
     out = Path(out_dir)
     check_output_folder(out)
     with output_lock(out):
-        return _evaluate_locked(model, dataset, out, generation, options, truth, references,
+        return _evaluate_locked(model, dataset, out, generation, options, scorers, references,
                                 batch_size, limit, resume, settings)
 
 
 def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: GenerationConfig | None,
-                     options: ScoreOptions | None, truth: dict[str, EventTruth] | None,
+                     options: ScoreOptions | None, scorers: Sequence[SampleScorer],
                      references: References | None, batch_size: int | None, limit: int | None,
                      resume: bool, settings: dict[str, Any] | None) -> EvalResult:
     from uniad.eval.report import write_outputs
@@ -270,11 +288,12 @@ def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: Generatio
     predictions = {r["uid"]: r["prediction"] for r in records}
     refs = split_references(dataset, list(predictions), references)
     report = score(predictions, refs, options)
-    if truth is not None:
-        accuracies = synthetic_accuracy(predictions, truth)
-        report.scores.update({k: v for k, v in accuracies.items() if not k.endswith(" n")})
-        report.counts.update({k: int(v) for k, v in accuracies.items() if k.endswith(" n")})
-        report.notes.append("NameAcc/PronounAcc: synthetic-world truth (uniad.eval.synthetic_accuracy)")
+    judged = [(scorer, scorer.judge(predictions)) for scorer in scorers]
+    for scorer, judgements in judged:
+        numbers = scorer.summarise(judgements.values())
+        report.scores.update({k: v for k, v in numbers.items() if not k.endswith(" n")})
+        report.counts.update({k: int(v) for k, v in numbers.items() if k.endswith(" n")})
+        report.notes.append(scorer.note)
     empty = sum(not p.strip() for p in predictions.values())
     report.counts.update({
         "events": len(dataset) + len(dataset.dropped), "dropped by the dataset": len(dataset.dropped),
@@ -293,7 +312,7 @@ def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: Generatio
         dropped=list(dataset.dropped), generated_now=generated,
     )
     try:
-        write_outputs(result, judge_all(predictions, truth) if truth is not None else None)
+        write_outputs(result, judged)
     except OutputError as err:
         raise OutputError(f"{err}; the {len(records)} predictions are kept in "
                           f"{out / LINES_FILE}: rerun the same command to write the report "

@@ -21,6 +21,7 @@ from uniad.data.synthetic import (
 from uniad.errors import UniADError
 from uniad.eval.evaluate import EvalResult, evaluate
 from uniad.eval.scoring import ScoreOptions
+from uniad.eval.synthetic_accuracy import WorldScorer
 from uniad.model.uniad import UniAD
 from uniad.train.data import build_for_training, open_split
 from uniad.train.loop import TrainResult, train
@@ -80,7 +81,7 @@ def evaluate_on_world(
     world's name/pronoun truth."""
     eval_set = open_world_split(world, model.config, "eval")
     return evaluate(model, eval_set, out_dir, options=ScoreOptions(metrics=metrics),
-                    truth=load_world_truth(world), resume=False, limit=limit,
+                    scorers=[WorldScorer(load_world_truth(world))], resume=False, limit=limit,
                     settings={"world": str(world)})
 
 
