@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from uniad.commands.options import add_config_options, positive_int
+from uniad.commands.options import (
+    add_config_options, add_scoring_options, positive_int, scoring_options,
+)
 
 _EPILOG = """\
 examples:
@@ -32,7 +34,6 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.errors import DataError, UniADError
     from uniad.eval.evaluate import check_output_folder, evaluate
     from uniad.eval.inputs import load_references
-    from uniad.eval.scoring import ScoreOptions, parse_metrics
     from uniad.model.folder import CONFIG_FILE, checkpoint_dir
     from uniad.model.uniad import UniAD
     from uniad.train.data import open_split
@@ -46,8 +47,7 @@ def _handler(args: argparse.Namespace) -> int:
     batch = [] if args.batch_size is None else [f"generation.batch_size={args.batch_size}"]
     config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set + batch)
     check_output_folder(Path(args.out))
-    options = ScoreOptions(metrics=parse_metrics(args.metrics), tokenizer=args.tokenizer,
-                           similarity=args.similarity, coref=args.coref, judge=args.judge)
+    options = scoring_options(args)
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
                          seed=config.train.seed)
     if dataset.unreadable and not args.skip_unreadable:
@@ -96,13 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="samples per generate call (generation.batch_size)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="evaluate only the first N samples")
-    p.add_argument("--metrics", default="cider,bleu,meteor,rouge",
-                   help="comma-separated: cider bleu meteor rouge spice recall critic judge chars")
-    p.add_argument("--tokenizer", choices=("auto", "java", "python"), default="auto",
-                   help="PTB tokenizer for the COCO metrics")
-    p.add_argument("--similarity", default="minilm", help="Recall@k/N similarity (see `uniad score`)")
-    p.add_argument("--coref", default="rule", help="CRITIC coreference: rule or fastcoref:FOLDER")
-    p.add_argument("--judge", default="smollm2", help="LLM judge: smollm2 or a model FOLDER")
+    add_scoring_options(p)
     p.add_argument("--llm", default=None, help="load this LLM instead of the one recorded in the checkpoint")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cuda or cpu")
     p.add_argument("--skip-unreadable", action="store_true",

@@ -50,3 +50,33 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    """The metric options ``uniad score`` and ``uniad evaluate`` share (one declaration)."""
+    parser.add_argument("--metrics", default="cider,bleu,meteor,rouge",
+                        help="comma-separated: cider bleu meteor rouge spice recall critic judge chars")
+    parser.add_argument("--tokenizer", choices=("auto", "java", "python"), default="auto",
+                        help="PTB tokenizer: Java (exact COCO) when installed, else the Python stand-in")
+    parser.add_argument("--similarity", default="minilm",
+                        help="Recall similarity: minilm (embedded), embedding:FOLDER, bertscore[:FOLDER], lexical")
+    parser.add_argument("--recall-k", type=positive_int, nargs="+", default=[1, 5],
+                        help="k values of Recall@k/N")
+    parser.add_argument("--recall-n", type=positive_int, default=16, help="window N of Recall@k/N")
+    parser.add_argument("--coref", default="rule", help="CRITIC coreference: rule or fastcoref:FOLDER")
+    parser.add_argument("--judge", default="smollm2", help="LLM judge: smollm2, a model FOLDER, or openai")
+    parser.add_argument("--judge-url", help="OpenAI-compatible base URL (.../v1) for --judge openai")
+    parser.add_argument("--judge-model", help="model name for --judge openai")
+    parser.add_argument("--judge-retries", type=int, default=2, help="re-asks for an unparsable answer")
+
+
+def scoring_options(args: argparse.Namespace) -> Any:
+    """The :class:`~uniad.eval.scoring.ScoreOptions` of :func:`add_scoring_options`' flags."""
+    from uniad.eval.scoring import ScoreOptions, parse_metrics
+
+    return ScoreOptions(
+        metrics=parse_metrics(args.metrics), tokenizer=args.tokenizer, similarity=args.similarity,
+        recall_ks=tuple(args.recall_k), recall_window=args.recall_n, coref=args.coref,
+        judge=args.judge, judge_url=args.judge_url, judge_model=args.judge_model,
+        judge_retries=args.judge_retries,
+    )
