@@ -31,7 +31,9 @@ accepted files (kind decided by extension, then content):
 
 output: one line per problem, "FILE: record N: field 'F': message", or
 "FILE: OK (format, records, videos)" for a clean file.
-exit status: 0 when every file is clean, 1 when any problem was found.
+warnings ("warning: ...") name odd fields the model never reads; they do not fail.
+exit status: 0 every file is clean (warnings allowed), 1 problems were found,
+  2 the command could not run (e.g. a bad option), 3 an internal error (a bug).
 
 examples:
   uniad data validate MAD_train.json --features CLIP_L14_frames_features_5fps.h5
