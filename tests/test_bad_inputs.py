@@ -440,3 +440,32 @@ def test_data_validate_does_not_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe, str(good)], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().endswith("False 0")
+
+
+def test_training_features_of_another_width_are_named_before_building(setup, capsys, tmp_path):
+    _, world, _ = setup
+    code, err = _cli(capsys, ["train", "--preset", "demo", "--set", "model.llm=tiny",
+                              "--train-data", str(world / "train.json"),
+                              "--features", str(world / "features.h5"), "--out", str(tmp_path / "r")])
+    assert code == EXIT_ERROR and "expects features of width 64 (model.feature_dim)" in err
+    assert "width 16" in err and str(world / "features.h5") in err
+
+
+def test_a_bank_file_that_is_not_a_pytorch_file_is_named(capsys, tmp_path):
+    src = tmp_path / "exemplars.safetensors"
+    src.write_bytes(os.urandom(64))
+    code, err = _cli(capsys, ["data", "convert-bank", str(src), "--out", str(tmp_path / "b.safetensors")])
+    assert code == EXIT_ERROR and f"{src}: cannot read" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["data", "validate", "x.json", "--fps", "0"],
+    ["evaluate", "--checkpoint", "c", "--data", "d", "--features", "f", "--out", "o", "--limit", "0"],
+    ["train", "--train-data", "d", "--features", "f", "--out", "o", "--stop-at-step", "-1"],
+    ["score", "--pred", "p", "--ref", "r", "--recall-k", "0"],
+])
+def test_bad_counts_and_rates_are_usage_errors(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == EXIT_ERROR and "must be" in err and "Traceback" not in err

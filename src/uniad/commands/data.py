@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from uniad.commands.options import positive_float
 from uniad.errors import DataError
 
 _VALIDATE_EPILOG = """\
@@ -99,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="character bank (.safetensors, .pth.tar or cast .json) that "
                           "must hold an exemplar for every character the model reads "
                           "(MAD ad_chars_in_chars, eval prob)")
-    validate.add_argument("--fps", type=float, default=5.0,
+    validate.add_argument("--fps", type=positive_float, default=5.0,
                           help="frame rate of timeline features; must match the store's fps "
                           "attribute when it has one (default: 5, as MAD)")
     validate.set_defaults(func=_validate)

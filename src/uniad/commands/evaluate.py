@@ -50,6 +50,7 @@ def _handler(args: argparse.Namespace) -> int:
     options = scoring_options(args)
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
                          seed=config.train.seed)
+    dataset.features.check_width(config.model.feature_dim)
     if dataset.unreadable and not args.skip_unreadable:
         reasons = dict(dataset.dropped)
         first = dataset.unreadable[0]

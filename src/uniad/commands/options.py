@@ -41,6 +41,17 @@ def section_overrides(args: argparse.Namespace, cls: type, section: str) -> list
     return out
 
 
+def positive_float(text: str) -> float:
+    """argparse type for rates (``--fps``): finite and > 0, else a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type for counts (``--limit``): a usage error, not a traceback, otherwise."""
     try:

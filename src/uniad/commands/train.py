@@ -10,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from uniad.commands.options import add_config_options
+from uniad.commands.options import add_config_options, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="run folder (created)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the run folder's latest checkpoint")
-    parser.add_argument("--stop-at-step", type=int, default=None, metavar="N",
+    parser.add_argument("--stop-at-step", type=positive_int, default=None, metavar="N",
                         help="stop after optimizer step N with a checkpoint, schedule "
                              "unchanged (continue with --resume)")
     parser.add_argument("--device", default="auto", help="auto (GPU if present), cuda or cpu")

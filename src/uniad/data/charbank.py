@@ -273,8 +273,8 @@ def load_legacy_exemplars(path: str | Path) -> dict[str, torch.Tensor]:
         raise DataError(path, "contains Python objects other than tensors and was not loaded; "
                         "only a dict of name -> tensor is accepted"
                         + (f" ({culprit})" if culprit else "")) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise DataError(path, f"cannot read as a PyTorch file ({err})") from err
+    except (RuntimeError, EOFError, OSError, ValueError, SafetensorError) as err:
+        raise DataError(path, f"cannot read as a PyTorch file ({err})") from None
     if not isinstance(obj, dict):
         raise DataError(path, f"expected a dict of name -> tensor, got {type(obj).__name__}")
     for key, value in obj.items():

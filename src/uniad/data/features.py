@@ -267,6 +267,15 @@ class FeatureStore:
                            "start")
         return None
 
+    def check_width(self, expected: int, setting: str = "model.feature_dim") -> None:
+        """The model's input width must be the store's feature width; said before a run."""
+        width = self.feature_shape[-1] if self.feature_shape else None
+        if width is not None and width != expected:
+            raise DataError(self.path, f"the model expects features of width {expected} "
+                            f"({setting}) but these have width {width}; use matching features, "
+                            f"or a model built for them (--set {setting}={width} when "
+                            "training)", field="shape")
+
     def _dataset_problem(self, name: str, ds: h5py.Dataset) -> Problem | None:
         """A dataset that can never give a window: no frames, not floats, another shape."""
         file = str(self.path)

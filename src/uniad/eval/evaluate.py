@@ -270,10 +270,7 @@ def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: Generatio
                      resume: bool, settings: dict[str, Any] | None) -> EvalResult:
     from uniad.eval.report import write_outputs
 
-    width = dataset.features.feature_shape[-1] if dataset.features.feature_shape else None
-    if width is not None and width != model.config.model.feature_dim:
-        raise UniADError(f"the checkpoint expects features of width {model.config.model.feature_dim} "
-                         f"(model.feature_dim) but {dataset.features.path} has width {width}")
+    dataset.features.check_width(model.config.model.feature_dim)
     generation = dataclasses.replace(generation or model.config.generation)
     if batch_size is not None:
         generation.batch_size = batch_size

@@ -75,6 +75,7 @@ def build_for_training(train_set: ADDataset, config: UniADConfig) -> tuple[UniAD
     seed is set before building so every rank starts alike (DDP also broadcasts rank 0's);
     the "tiny" LLM's tokenizer learns the split's texts.
     """
+    train_set.features.check_width(config.model.feature_dim)
     config.model.visual_encoder = train_set.features.attrs.get("encoder") or None
     torch.manual_seed(config.train.seed)
     model = UniAD.build(config, corpus=tokenizer_corpus(train_set))
