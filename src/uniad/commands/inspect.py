@@ -68,22 +68,17 @@ def inspect_model(args: argparse.Namespace) -> int:
 
 
 def inspect_sample(args: argparse.Namespace) -> int:
-    from uniad.data.charbank import CharacterBank
-    from uniad.data.dataset import ADDataset
-    from uniad.data.features import FeatureStore
-    from uniad.data.formats import read_annotations
     from uniad.model.llm import load_llm
     from uniad.model.sequence import EmbedSegment, SequenceBuilder, describe
+    from uniad.train.data import open_split
 
     config = _config(args)
-    events = read_annotations(args.data).events
+    dataset = open_split(args.data, args.features, args.bank, config.data,
+                         training=args.split == "train", seed=config.train.seed)
     spec = args.llm or config.model.llm
-    _, tokenizer = load_llm(spec, corpus=[e.text for e in events], meta=True)
+    _, tokenizer = load_llm(spec, corpus=[e.text for e in dataset.events], meta=True)
     if tokenizer is None:
         raise UniADError(f"LLM '{spec}' has no tokenizer; pass --llm (smollm2, tiny or a model folder)")
-    store = FeatureStore(args.features, fps=config.data.fps, time_rounding=config.data.time_rounding)
-    bank = CharacterBank.load(args.bank) if args.bank else None
-    dataset = ADDataset(events, store, bank, config.data, training=args.split == "train")
     if not 0 <= args.index < len(dataset):
         raise UniADError(f"--index {args.index} is out of range: {args.data} gives {len(dataset)} samples")
     sample = dataset[args.index]

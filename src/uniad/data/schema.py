@@ -62,7 +62,8 @@ def require_time(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SchemaError(name, f"expected seconds as a number, got {brief(value)}")
     if not is_finite_number(value):
-        raise SchemaError(name, f"is not finite ({brief(value)})")
+        what = "too large" if isinstance(value, int) else "not finite"
+        raise SchemaError(name, f"is {what} ({brief(value)})")
     if value < 0:
         raise SchemaError(name, f"is negative ({brief(value)})")
     if value > MAX_SECONDS:
