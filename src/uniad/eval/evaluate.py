@@ -29,15 +29,16 @@ from tqdm import tqdm
 from uniad.config import GenerationConfig
 from uniad.data.dataset import ADDataset
 from uniad.errors import OutputError, UniADError
-from uniad.io import AppendLog, output_error, refuse_existing_file, write_json, write_text
 from uniad.eval.inputs import References
 from uniad.eval.scoring import ScoreOptions, score
+from uniad.io import AppendLog, output_error, refuse_existing_file, write_json, write_text
+from uniad.model.folder import CONFIG_FILE, FINAL_DIR, WEIGHTS_FILE
 
 log = logging.getLogger(__name__)
 
 LINES_FILE, RUN_FILE, LOCK_FILE = "predictions.jsonl", "run.json", ".lock"
 #: What a training run or checkpoint folder holds and an evaluation folder never does.
-TRAINING_MARKS = ("config.yaml", "checkpoints", "final", "model.safetensors")
+TRAINING_MARKS = (CONFIG_FILE, "checkpoints", FINAL_DIR, WEIGHTS_FILE)
 _NOT_IDENTITY = ("world", "device")  # settings that do not change what is generated
 
 

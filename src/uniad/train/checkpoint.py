@@ -33,13 +33,13 @@ from torch import nn
 
 from uniad.errors import OutputError, UniADError
 from uniad.io import output_error, write_bytes, write_json, write_text
-from uniad.model.folder import read_safetensors
+from uniad.model.folder import WEIGHTS_FILE, read_safetensors
 
 log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
-WEIGHTS = "model.safetensors"
+WEIGHTS = WEIGHTS_FILE
 STATE = "state.pt"
 META = "meta.json"
 _TMP = ".tmp-"

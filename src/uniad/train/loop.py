@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from uniad.config import TrainConfig
 from uniad.errors import UniADError
+from uniad.model.folder import FINAL_DIR
 from uniad.train import checkpoint as ckpt
 from uniad.train.distributed import (
     DistContext,
@@ -49,7 +50,7 @@ from uniad.train.schedule import build_scheduler, total_steps
 
 log = logging.getLogger(__name__)
 
-FINAL = "final"
+FINAL = FINAL_DIR
 
 
 @dataclass

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from uniad.io import AppendLog, atomic_path, write_json
+from uniad.model.folder import CONFIG_FILE
 
 METRICS = "metrics.jsonl"
 TENSORBOARD = "tensorboard"
 LOSS_PLOT = "loss.png"
 RUN_INFO = "run.json"
-CONFIG = "config.yaml"
+CONFIG = CONFIG_FILE  # run-folder names are defined once, in uniad.model.folder
 
 
 def git_commit(where: Path | None = None) -> str:
