@@ -42,7 +42,7 @@ def _handler(args: argparse.Namespace) -> int:
         if ctx.is_main:
             data = {"train_data": args.train_data, "val_data": args.val_data,
                     "features": args.features, "bank": args.bank}
-            write_run_info(Path(args.out), config, data, extra={"world_size": ctx.world_size})
+            write_run_info(Path(args.out), model.config, data, extra={"world_size": ctx.world_size})
         result = train(
             model, train_set, config.train, args.out,
             collate_fn=collate_samples, val_set=val_set, resume=args.resume,

@@ -65,7 +65,7 @@ def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTrai
     """Train a fresh UniAD on the world's training split into ``run_dir`` (as `uniad train`)."""
     started = time.perf_counter()
     model, train_set = build_for_training(open_world_split(world, config, "train"), config)
-    write_run_info(run_dir, config, {"world": str(world)})
+    write_run_info(run_dir, model.config, {"world": str(world)})
     result = train(model, train_set, config.train, run_dir, collate_fn=collate_samples)
     return WorldTraining(model, result, time.perf_counter() - started, len(train_set))
 
