@@ -229,7 +229,17 @@ def check_section(section: Any, where: str) -> None:
     hints = _hints(type(section))
     for spec in dataclasses.fields(section):
         value = getattr(section, spec.name)
+        if value == _default(spec):
+            continue  # the class's own default is its author's word, not an input to check
         setattr(section, spec.name, coerce(value, hints[spec.name], f"{where}.{spec.name}"))
+
+
+def _default(spec: dataclasses.Field) -> Any:
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return dataclasses.MISSING
 
 
 _NONE = type(None)
@@ -251,8 +261,10 @@ def _describe_type(hint: Any) -> str:
         return " or ".join(_describe_type(a) for a in args)
     if origin is Literal:
         return "one of " + ", ".join(str(a) for a in args)
-    if origin is list:
+    if origin in (list, tuple):
         return f"a list of {_describe_type(args[0])}" if args else "a list"
+    if origin is dict:
+        return "a mapping"
     return {bool: "true or false", int: "an integer", float: "a number", str: "text",
             _NONE: "none"}.get(hint, getattr(hint, "__name__", str(hint)))
 
@@ -287,13 +299,24 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if value in args and not isinstance(value, bool):
             return value
         raise ConfigError(f"{where} must be one of {', '.join(map(str, args))}, got {value!r}")
-    if origin is list:
+    if origin in (list, tuple):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} expects {_describe_type(hint)}, got {value!r}")
-        item = args[0] if args else Any
-        return [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = args[:1] if origin is list or (len(args) == 2 and args[1] is Ellipsis) else args
+        if origin is tuple and items is args and args and len(value) != len(args):
+            raise ConfigError(f"{where} expects {len(args)} values, got {len(value)}")
+        kinds = [items[0] if len(items) == 1 else items[i] if items else Any
+                 for i in range(len(value))]
+        out = [coerce(v, kind, f"{where}[{i}]") for i, (v, kind) in enumerate(zip(value, kinds))]
+        return out if origin is list else tuple(out)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} expects a mapping, got {value!r}")
+        key_type, value_type = args if len(args) == 2 else (Any, Any)
+        return {coerce(k, key_type, f"{where} key"): coerce(v, value_type, f"{where}[{k!r}]")
+                for k, v in value.items()}
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -314,7 +337,7 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, hint):
             raise ConfigError(f"{where} must be a mapping")
         return value
-    raise ConfigError(f"{where}: no converter for the annotation {hint!r}")
+    return value  # an annotation with no converter here (a class of its own) is kept as given
 
 
 def _is_range_error(err: ConfigError) -> bool:
