@@ -199,7 +199,8 @@ class UniADConfig:
         never starts from a setting the loaders would have refused.
         """
         for section in dataclasses.fields(self):
-            check_section(getattr(self, section.name), section.name)
+            if dataclasses.is_dataclass(getattr(self, section.name)):
+                check_section(getattr(self, section.name), section.name)
         data, model, narrate = self.data, self.model, self.narrate
         if model.mapper == "perceiver" and not model.split_previous_video and "all" not in (
             data.train_sampling, data.eval_sampling
