@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 from uniad.config import DataConfig, check_section
 from uniad.data.charbank import CharacterBank
 from uniad.data.features import FeatureStore
-from uniad.data.sampling import sample_frames
+from uniad.data.samples import assemble_sample
 from uniad.data.schema import ADEvent, Character, CharacterEntry, Sample
 from uniad.errors import DataError
 
@@ -240,28 +240,16 @@ class ADDataset(Dataset):
     def __len__(self) -> int:
         return len(self.events)
 
-    def _clip(
-        self, video_id: str, start: float, end: float, rng: np.random.Generator
-    ) -> torch.Tensor:
-        frames = self.features.window(video_id, start, end)
-        sampled = sample_frames(frames, self.config.video_length, self.sampling, rng)
-        return torch.from_numpy(np.ascontiguousarray(sampled, dtype=np.float32))
-
     def __getitem__(self, index: int) -> Sample:
         event = self.events[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        video = self._clip(event.video_id, event.start, event.end, rng)
-        previous = [self._clip(event.video_id, c.start, c.end, rng) for c in self._previous[index]]
-        characters = [CharacterEntry(e.character, e.exemplar.to(torch.float32))
-                      for e in self._characters[index]]
-        return Sample(
-            sample_id=event.uid,
-            event=event,
-            video=video,
-            previous_videos=previous,
+        return assemble_sample(
+            event, self.features, self.config, self.sampling,
+            previous=[(c.start, c.end) for c in self._previous[index]],
             context_texts=[c.text for c in _oldest_first(event.context, self.config.context_ads)],
-            characters=characters,
-            target=event.text,
+            characters=[CharacterEntry(e.character, e.exemplar.to(torch.float32))
+                        for e in self._characters[index]],
+            target=event.text, rng=rng,
         )
 
 
