@@ -41,26 +41,21 @@ def section_overrides(args: argparse.Namespace, cls: type, section: str) -> list
     return out
 
 
-def positive_float(text: str) -> float:
-    """argparse type for rates (``--fps``): finite and > 0, else a usage error."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
+def _positive(convert: Any, what: str) -> Any:
+    """An argparse type: ``convert``'s value, finite and > 0, else a usage error (exit 2)."""
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+        return value
+    return parse
 
 
-def positive_int(text: str) -> int:
-    """argparse type for counts (``--limit``): a usage error, not a traceback, otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+positive_int = _positive(int, "a whole number")  # counts: --limit, --stop-at-step
+positive_float = _positive(float, "a number")  # rates: --fps
 
 
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
