@@ -345,19 +345,28 @@ def _is_range_error(err: ConfigError) -> bool:
     return " must be >" in str(err) or " must be <" in str(err)
 
 
+_INT64 = 2**63  # settings reach torch and numpy, whose integers are 64-bit
+
+
 def _as_int(value: Any, where: str) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{where} expects an integer, got {value!r}")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
         try:
-            return int(value.strip())
+            number = int(value.strip())
         except ValueError:
             pass
-    raise ConfigError(f"{where} expects an integer, got {value!r}")
+    if number is None:
+        raise ConfigError(f"{where} expects an integer, got {value!r:.60}")
+    if not -_INT64 <= number < _INT64:
+        raise ConfigError(f"{where} must be a 64-bit integer (|value| < 2**63), got one of "
+                          f"about {int(abs(number).bit_length() * 0.30103)} digits")
+    return number
 
 
 def _as_float(value: Any, where: str) -> float:
