@@ -74,7 +74,8 @@ def read_identity(folder: Path) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise CheckpointError(f"{path}: field '{key}' must be a positive integer, got {value!r}")
     saved_in = identity.get("saved_in")
-    if saved_in is not None and (not isinstance(saved_in, str) or not (folder / saved_in).is_dir()):
+    if saved_in is not None and (not isinstance(saved_in, str) or Path(saved_in).name != saved_in
+                                 or saved_in in ("", ".", "..") or not (folder / saved_in).is_dir()):
         raise CheckpointError(f"{path}: field 'saved_in' names {saved_in!r}, which is not a "
                               f"folder of {folder}")
     return identity
