@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import torch
 
+from test_narrate_run import media  # noqa: F401 - the narration fixture (video, cast, checkpoint)
 from uniad.cli import EXIT_CRASH, EXIT_ERROR, EXIT_PROBLEMS, main
 from uniad.config import AtLeast1, load_config
 from uniad.data.formats import read_annotations
@@ -469,3 +470,14 @@ def test_bad_counts_and_rates_are_usage_errors(capsys, argv):
         main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == EXIT_ERROR and "must be" in err and "Traceback" not in err
+
+
+def test_narrate_on_a_full_disk_is_named(capsys, tmp_path, monkeypatch, media):
+    """``narrate --speak --mix`` onto a full disk: one line naming the file, no traceback."""
+    files = media
+    out = tmp_path / "narrated"
+    _fail_writes_under(monkeypatch, out, errno.ENOSPC)
+    code, err = _cli(capsys, ["narrate", str(files["video"]), "--cast", str(files["cast"]),
+                              "--checkpoint", str(files["ckpt"]), "--out", str(out),
+                              "--cache-dir", str(files["root"] / "cache"), "--speak", "--mix"])
+    assert code == EXIT_ERROR and "the disk is full" in err and str(out) in err
