@@ -119,9 +119,9 @@ def check_output_folder(out: Path) -> None:
 def output_lock(out: Path) -> Iterator[None]:
     """Hold ``out/.lock`` for the whole evaluation: a second ``uniad evaluate`` into the
     same folder is refused at once instead of generating everything a second time."""
-    out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK_FILE
     try:
+        out.mkdir(parents=True, exist_ok=True)
         handle = path.open("a+")
     except OSError as err:
         raise output_error(err, path) from None
@@ -133,10 +133,11 @@ def output_lock(out: Path) -> Iterator[None]:
             holder = handle.read().strip() or "another process"
             raise OutputError(f"--out {out}: another `uniad evaluate` ({holder}) is writing "
                               "into this folder; wait for it or use another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
+        with contextlib.suppress(OSError):  # the note is for people; the lock is the flock
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}\n")
+            handle.flush()
         yield
     finally:
         handle.close()  # closing releases the lock
@@ -154,6 +155,9 @@ def _check_run(out: Path, generation_settings: dict[str, Any], resume: bool) -> 
         except (OSError, ValueError) as err:
             raise UniADError(f"{run_file}: unreadable ({err}); rerun with --no-resume to "
                              "start over") from None
+        if not isinstance(before, dict):
+            raise UniADError(f"{run_file}: expected an object of settings; rerun with "
+                             "--no-resume to start over")
         if before != generation_settings:
             changed = sorted(k for k in set(before) | set(generation_settings)
                              if before.get(k) != generation_settings.get(k))
