@@ -40,9 +40,7 @@ def output_error(err: OSError, path: str | Path, kept: str = "") -> OutputError:
             errno.EROFS: "choose a writable folder", errno.EACCES: "choose a writable folder",
             errno.EPERM: "choose a writable folder"}.get(err.errno or 0, "check the folder")
     tail = f"; {kept}" if kept else ""
-    out = OutputError(f"cannot write {path}: {why} ({hint}){tail}")
-    out.errno = err.errno
-    return out
+    return OutputError(f"cannot write {path}: {why} ({hint}){tail}")
 
 
 def _fsync_dir(folder: Path) -> None:
