@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from uniad.commands.options import (
-    add_config_options, add_scoring_options, positive_int, scoring_options,
+    add_config_options, add_scoring_options, add_split_options, positive_int, scoring_options,
 )
 
 _EPILOG = """\
@@ -84,9 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--checkpoint", required=True, help="a save_pretrained folder, or a run folder holding final/")
-    p.add_argument("--data", required=True, help="annotation file of the split (MAD, CMD-AD, TV-AD)")
-    p.add_argument("--features", required=True, help="video features (HDF5)")
-    p.add_argument("--bank", default=None, help="character bank (safetensors); none: no characters")
+    add_split_options(p, data_help="annotation file of the split (MAD, CMD-AD, TV-AD)")
     p.add_argument("--world", default=None,
                    help="synthetic world folder for name/pronoun accuracy (default: the data's folder "
                         "when it holds world.json)")

@@ -17,7 +17,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from uniad.commands.options import add_config_options
+from uniad.commands.options import add_config_options, add_split_options
 from uniad.config import UniADConfig, load_config
 from uniad.errors import UniADError
 
@@ -114,9 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", metavar="SPEC",
                         help="count parameters: llama2-7b, smollm2, tiny, an LLM folder or a checkpoint")
-    parser.add_argument("--data", metavar="ANN", help="annotation file (MAD or CMD-AD/TV-AD JSON)")
-    parser.add_argument("--features", metavar="H5", help="video features (HDF5)")
-    parser.add_argument("--bank", metavar="BANK", help="character bank (omit: no characters)")
+    add_split_options(parser, required=False)
     parser.add_argument("--index", type=int, help="which sample of the annotation file")
     parser.add_argument("--split", choices=("train", "eval"), default="eval",
                         help="frame sampling and character source of this split (default eval)")

@@ -24,6 +24,17 @@ def add_config_options(parser: argparse.ArgumentParser, *, preset: bool = True,
                         help=set_help)
 
 
+def add_split_options(parser: argparse.ArgumentParser, data_flag: str = "--data",
+                      data_help: str = "annotation file (MAD, CMD-AD or TV-AD JSON)",
+                      required: bool = True) -> None:
+    """What :func:`uniad.train.data.open_split` opens: annotations, features and a bank."""
+    parser.add_argument(data_flag, required=required, metavar="ANN", help=data_help)
+    parser.add_argument("--features", required=required, metavar="H5", help="video features (HDF5)")
+    parser.add_argument("--bank", default=None, metavar="BANK",
+                        help="character bank (.safetensors, cast .json or legacy .pth.tar); "
+                             "omitted: no characters")
+
+
 def add_section_flags(parser: argparse.ArgumentParser, cls: type) -> None:
     """One flag per field of the config section ``cls``; values stay text until
     :func:`section_overrides` hands them to the config's converter."""

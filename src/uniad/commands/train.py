@@ -10,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from uniad.commands.options import add_config_options, positive_int
+from uniad.commands.options import add_config_options, add_split_options, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_config_options(parser)
-    parser.add_argument("--train-data", required=True,
-                        help="training annotations (MAD / CMD-AD / TV-AD JSON)")
-    parser.add_argument("--features", required=True, help="video features (HDF5)")
-    parser.add_argument("--bank", default=None,
-                        help="character bank (.safetensors, .json or legacy .pth.tar)")
+    add_split_options(parser, "--train-data", "training annotations (MAD / CMD-AD / TV-AD JSON)")
     parser.add_argument("--val-data", default=None,
                         help="validation annotations (loss every train.eval_every steps)")
     parser.add_argument("--out", required=True, help="run folder (created)")
