@@ -436,10 +436,12 @@ def test_data_validate_does_not_import_torch(tmp_path):
     good = tmp_path / "ok.json"
     good.write_text(json.dumps([{"movie_id": "m", "start": 1, "end": 2, "ad": "x", "char": [],
                                  "ad_chars": [], "ad_chars_in_chars": [], "context": []}]))
-    probe = ("import sys; from uniad.cli import main; code = main(['data', 'validate', sys.argv[1]]); "
+    cast = tmp_path / "cast.json"  # a cast list is a bank without tensors: no torch either
+    cast.write_text(json.dumps({"m": [{"id": "nm1", "role": "Anna", "name": "A. Actor"}]}))
+    probe = ("import sys; from uniad.cli import main; code = main(['data', 'validate', *sys.argv[1:]]); "
              "print('torch' in sys.modules, code)")
-    out = subprocess.run([sys.executable, "-c", probe, str(good)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run([sys.executable, "-c", probe, str(good), str(cast)], capture_output=True,
+                         text=True, check=True).stdout
     assert out.strip().endswith("False 0")
 
 
