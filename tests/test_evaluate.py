@@ -18,7 +18,7 @@ from uniad.data.synthetic import EventTruth, load_world_truth, make_world
 from uniad.errors import UniADError
 from uniad.eval.evaluate import LINES_FILE, evaluate, read_lines
 from uniad.eval.scoring import ScoreOptions
-from uniad.eval.synthetic_accuracy import judge, synthetic_accuracy
+from uniad.eval.synthetic_accuracy import WorldScorer, judge, synthetic_accuracy
 from uniad.model.uniad import UniAD
 from uniad.train.data import open_split
 
@@ -74,7 +74,7 @@ def test_cli_writes_every_output(setup, tmp_path):
 def test_interrupted_run_resumes_and_matches(setup, tmp_path):
     _, world, model, dataset = setup
     truth = load_world_truth(world)
-    full = evaluate(model, dataset, tmp_path / "full", options=OPTIONS, truth=truth, batch_size=2)
+    full = evaluate(model, dataset, tmp_path / "full", options=OPTIONS, scorers=[WorldScorer(truth)], batch_size=2)
 
     real, calls = model.generate, []
 
@@ -85,14 +85,14 @@ def test_interrupted_run_resumes_and_matches(setup, tmp_path):
         return real(samples, generation, **kw)
 
     with mock.patch.object(model, "generate", side_effect=crash_after_two), pytest.raises(RuntimeError):
-        evaluate(model, dataset, tmp_path / "cut", options=OPTIONS, truth=truth, batch_size=2)
+        evaluate(model, dataset, tmp_path / "cut", options=OPTIONS, scorers=[WorldScorer(truth)], batch_size=2)
     kept = [r["uid"] for r in read_lines(tmp_path / "cut" / LINES_FILE)]
     assert kept == calls[0] + calls[1]  # both finished batches are on disk
 
     rerun_calls = []
     with mock.patch.object(model, "generate", side_effect=lambda s, g=None, **kw: (
             rerun_calls.extend(x.sample_id for x in s), real(s, g, **kw))[1]):
-        resumed = evaluate(model, dataset, tmp_path / "cut", options=OPTIONS, truth=truth, batch_size=2)
+        resumed = evaluate(model, dataset, tmp_path / "cut", options=OPTIONS, scorers=[WorldScorer(truth)], batch_size=2)
     assert rerun_calls == [e.uid for e in dataset.events if e.uid not in kept]
     assert resumed.generated_now == len(dataset) - len(kept)
     assert resumed.predictions == full.predictions

@@ -128,7 +128,6 @@ def test_clip_eval_maps_and_round_trips(tmp_path):
     assert second.context == ()
     assert second.candidates[0].score is None  # -1 marks a slot without a score
     assert [e.uid for e in events] == ["show_s01e01_clip_00#0", "show_s01e01_clip_00#1"]
-    assert formats.references(events) == {e.uid: [e.text] for e in events}
 
     out = formats.write_clip_eval(tmp_path / "out.json", dataset, events)
     assert _same_json(src, out)
@@ -249,7 +248,7 @@ def test_bad_context_and_types_are_located(tmp_path):
     records[0]["context"][1]["start"] = 9  # after its end (4)
     records[2]["ad_chars"] = [{"id": 7, "name": "X", "role": "Y"}]
     src = _write(tmp_path / "t.json", records)
-    found = {(p.record, p.field) for p in formats.collect_problems(src)}
+    found = {(p.record, p.field) for p in formats.scan_annotations(src).problems}
     assert found == {(0, "context[1].end"), (2, "ad_chars[0].id")}
 
     clip = _clip_records()
@@ -257,27 +256,33 @@ def test_bad_context_and_types_are_located(tmp_path):
     clip[1]["char_pred"] = {"name": "x"}
     clip[1]["prob_data"] = [0.1]
     src = _write(tmp_path / "c.json", {"tvad": clip})
-    found = {(p.record, p.field) for p in formats.collect_problems(src)}
+    found = {(p.record, p.field) for p in formats.scan_annotations(src).problems}
     assert found == {(0, "start"), (1, "char_pred")}
 
 
-def test_collect_problems_lists_every_problem(tmp_path):
+def test_scan_lists_every_problem(tmp_path):
     records = _mad_train_records()
     records[0]["ad"] = " "  # empty target in a training file
     records[0]["end"] = "x"
     del records[1]["movie_id"]
     records.append("not a record")
     src = _write(tmp_path / "t.json", records)
-    problems = formats.collect_problems(src)
+    problems = formats.scan_annotations(src).problems
     assert {(p.record, p.field) for p in problems} == {
         (0, "ad"), (0, "end"), (1, "movie_id"), (3, None)}
     assert all(p.file == str(src) for p in problems)
 
     clip = _clip_records()
-    clip[0]["prob_data"] = [0.3]  # two candidates, one score
+    clip[0]["prob_data"] = [0.3]  # two candidates, one score: as in the release's file
     src = _write(tmp_path / "c.json", {"tvad": clip})
-    (p,) = formats.collect_problems(src)
+    scan = formats.scan_annotations(src)
+    assert scan.problems == []  # the model reads 'prob', not prob_data: a warning only
+    (p,) = scan.warnings
     assert (p.record, p.field) == (0, "prob_data") and "2 candidates" in p.message
+    first = scan.events[0]
+    assert [c.score for c in first.candidates] == [0.3, None]  # no candidate lost
+    out = formats.write_clip_eval(tmp_path / "back.json", "tvad", scan.events)
+    assert json.loads(out.read_text())["tvad"][0]["prob_data"] == [0.3]  # written back as read
 
 
 def test_mad_eval_records_are_labelled_by_movie(tmp_path):
@@ -302,7 +307,7 @@ def test_non_utf8_names_byte_offset(tmp_path):
 def test_invalid_json_names_line_and_column(tmp_path):
     src = tmp_path / "broken.json"
     src.write_text('[\n  {"start": 1,\n   "end": }\n]', encoding="utf-8")
-    problems = formats.collect_problems(src)
+    problems = formats.scan_annotations(src).problems
     assert len(problems) == 1 and "line 3, column 11" in problems[0].message
 
 
@@ -324,13 +329,6 @@ def test_wrong_top_level_shape(tmp_path, data, reader, words):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         formats.read_annotations(tmp_path / "nope.json")
-
-
-def test_references_need_uids():
-    with pytest.raises(ValueError, match="uid"):
-        formats.references([ADEvent("v", 0, 1, "x")])
-    same_uid = [ADEvent("v", 0, 1, "x", uid="v#0"), ADEvent("v", 0, 1, "y", uid="v#0")]
-    assert formats.references(same_uid) == {"v#0": ["x", "y"]}
 
 
 def test_mad_candidate_scores_survive_a_round_trip(tmp_path):

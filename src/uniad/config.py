@@ -4,45 +4,83 @@ Resolution order: dataclass defaults (the release's MAD settings, REFERENCE.md) 
 preset (``mad``, ``cmdad``, ``tvad``, ``demo`` in ``uniad/configs``) <- a user YAML file
 <- command-line overrides (``section.key=value``). Every run writes the resolved config
 next to its outputs so that a result can always be traced to its settings.
+
+The annotations are the contract: every value, from any source, is converted to its
+field's type (``Literal`` choices, ``int``/``float``/``bool``, ``X | None``, lists) and
+checked against the field's :class:`Range` by :func:`coerce`, so a field added later is
+validated without touching this machinery; rules that tie fields together live in
+:meth:`UniADConfig.validate`. A bad value is a :class:`ConfigError` naming the setting.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 
-from uniad.errors import UniADError
+from uniad.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a numeric field, attached as ``Annotated[int, Range(1)]``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True: ``low`` itself is refused
+
+    def check(self, value: float, where: str) -> None:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            raise ConfigError(f"{where} must be {'>' if self.low_open else '>='} "
+                              f"{_number(self.low)}, got {value!r}")
+        if self.high is not None and value > self.high:
+            raise ConfigError(f"{where} must be <= {_number(self.high)}, got {value!r}")
+
+
+T = typing.TypeVar("T")
+AtLeast0 = Annotated[T, Range(0)]
+AtLeast1 = Annotated[T, Range(1)]
+Positive = Annotated[T, Range(0, low_open=True)]
+Fraction = Annotated[T, Range(0, 1)]
+Sampling = Literal["tsn", "linspace", "linspace_pad", "all"]
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 @dataclass
 class DataConfig:
     """How annotations + features become samples (REFERENCE.md section 2)."""
 
-    fps: float = 5.0
-    video_length: int = 8  # frames sampled per clip
+    fps: Positive[float] = 5.0
+    video_length: AtLeast1[int] = 8  # frames sampled per clip
     # "tsn": one random frame from each of video_length segments (release training);
     # "linspace": evenly spaced frames (release MAD evaluation); "linspace_pad": the same,
     # zero-padded when the clip is shorter (release CMD-AD/TV-AD); "all": every frame.
-    train_sampling: str = "tsn"
-    eval_sampling: str = "linspace"
+    train_sampling: Sampling = "tsn"
+    eval_sampling: Sampling = "linspace"
     # "release" rounds times to whole seconds before converting to frames, as the
     # release does (up to 0.5 s of drift); "exact" uses the frame at each time.
-    time_rounding: str = "exact"
-    previous_clips: int = 1  # previous clips given as video (release: 1)
-    context_ads: int = 0  # previous ADs given as text (release: 0 [code != paper]; paper: 1)
+    time_rounding: Literal["exact", "release"] = "exact"
+    previous_clips: AtLeast0[int] = 1  # previous clips given as video (release: 1)
+    context_ads: AtLeast0[int] = 0  # previous ADs given as text (release: 0 [code != paper]; paper: 1)
     # Which character list feeds the prompt: "auto" follows the release (MAD train:
     # named_candidates, an oracle list; eval: refined), "recognised" (refined when the
     # file has it, else candidates: no answer key), or "refined", "candidates",
     # "named_candidates".
-    character_source: str = "auto"
+    character_source: Literal["auto", "recognised", "refined", "candidates",
+                              "named_candidates"] = "auto"
     character_threshold: float | None = None  # keep candidates scoring >= this (paper: 0.5)
-    max_characters: int | None = None  # top-k by score after the threshold (release: no cap)
-    max_ad_tokens: int = 51  # training drops ADs longer than this (release: 51)
+    max_characters: AtLeast0[int] | None = None  # top-k by score after the threshold (release: no cap)
+    max_ad_tokens: AtLeast1[int] = 51  # training drops ADs longer than this (release: 51)
     drop_without_context: bool = False  # release drops TV/CMD samples with no previous AD
     # "release": the CMD-AD/TV-AD loader's skip list: characters without ``char_in_ad`` or
     # whose ``char_in_ad`` is a pronoun or function word ("He", "The", ...); "none": keep all.
@@ -54,20 +92,20 @@ class ModelConfig:
     """The UniAD model (REFERENCE.md section 3). Defaults: the release's MAD model."""
 
     llm: str = "llama2-7b"  # a folder, "smollm2", "tiny" or "llama2-7b" (meta device)
-    feature_dim: int = 768
+    feature_dim: AtLeast1[int] = 768
     # "perceiver" (MAD); "qformer" (CMD-AD/TV-AD: Video-LLaMA's video Q-Former over the
     # frames' Q-Former tokens, characters mapped token by token); "linear" (a Perceiver video
     # tower over Q-Former tokens, characters mapped token by token).
     mapper: Literal["perceiver", "linear", "qformer"] = "perceiver"
-    num_latents: int = 30  # video tokens per clip group
-    num_char_tokens: int = 30  # tokens per character
-    perceiver_depth: int = 2
-    perceiver_head_dim: int = 128
-    max_frames: int = 58  # size of the temporal position table (qformer: frame positions)
+    num_latents: AtLeast1[int] = 30  # video tokens per clip group
+    num_char_tokens: AtLeast1[int] = 30  # tokens per character
+    perceiver_depth: AtLeast1[int] = 2
+    perceiver_head_dim: AtLeast1[int] = 128
+    max_frames: AtLeast1[int] = 58  # size of the temporal position table (qformer: frame positions)
     # The video Q-Former (mapper "qformer"): bert-base layers at width feature_dim.
-    qformer_layers: int = 2
-    qformer_heads: int = 12
-    qformer_intermediate: int = 3072
+    qformer_layers: AtLeast1[int] = 2
+    qformer_heads: AtLeast1[int] = 12
+    qformer_intermediate: AtLeast1[int] = 3072
     split_previous_video: bool = False  # compress each clip separately (if_video_split)
     use_characters: bool = True
     use_context_ads: bool = True  # only matters when data.context_ads > 0
@@ -75,7 +113,7 @@ class ModelConfig:
     # Narration: the text read on screen (OCR) as a prompt line before "Describe". Off by
     # default: the release checkpoints never saw that line (a departure from the release).
     use_screen_text: bool = False
-    prompt_style: str = "release"  # "release": per-fragment tokenisation; "plain"
+    prompt_style: Literal["release", "plain"] = "release"  # "release": per-fragment tokenisation; "plain"
     # Which release prompt: "mad" ("Possible characters:" ... "Describe " <video> ":") or
     # "cmdtv" (CMD-AD/TV-AD: "Possible characters :", "; "/". " separators, a trailing
     # <context> slot); see uniad.model.sequence.
@@ -87,9 +125,9 @@ class ModelConfig:
     # LLM attention kernel. "eager" is what the release ran under its pinned torch 2.0.1
     # (causal, LAYOUT-cmdad-tvad pitfall 3); "default" lets transformers pick (SDPA).
     attention: Literal["default", "eager"] = "default"
-    lora_r: int = 16
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
+    lora_r: AtLeast1[int] = 16
+    lora_alpha: AtLeast1[int] = 16
+    lora_dropout: Fraction[float] = 0.05
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     train_lora: bool = False  # release MAD recipe freezes LoRA too (if_finutune_GPT 0)
     train_norms: bool = False
@@ -114,40 +152,56 @@ class ModelConfig:
 class GenerationConfig:
     """Decoding settings; defaults are the release's MAD evaluation (docs/decoding.md)."""
 
-    num_beams: int = 5
-    repetition_penalty: float = 1.2
-    no_repeat_ngram_size: int = 3
+    num_beams: AtLeast1[int] = 5
+    repetition_penalty: Positive[float] = 1.2
+    no_repeat_ngram_size: AtLeast0[int] = 3  # 0: off
     # New tokens at most. The release's max_length=67 counts the BOS seed transformers
     # 4.32.1 puts in input_ids, so it writes at most 66.
-    max_new_tokens: int = 66
+    max_new_tokens: AtLeast1[int] = 66
     # "hf432": the beam/penalty rules transformers 4.32.1 applies to the release's MAD
     # arguments (BOS-seeded penalties, its finished-hypothesis heap and stopping rule);
     # "hf446": those of 4.46.3 (the release's CMD-AD/TV-AD code: the same heap, no seed);
     # "standard": transformers 5's rules, without its left-padding offset (uniad.model.decode).
     rules: Literal["hf432", "hf446", "standard"] = "hf432"
-    batch_size: int = 8
+    batch_size: AtLeast1[int] = 8
 
 
 @dataclass
 class TrainConfig:
     """Optimisation (REFERENCE.md section 4)."""
 
-    lr: float = 5e-5
-    weight_decay: float = 0.0
-    epochs: int = 10
-    max_steps: int | None = None
-    warmup_steps: int = 6000
-    batch_size: int = 3
-    grad_accum: int = 4
-    grad_clip: float | None = None
-    precision: str = "auto"  # "auto": bf16 on supporting GPUs, fp32 on CPU
+    lr: Positive[float] = 5e-5
+    weight_decay: AtLeast0[float] = 0.0
+    epochs: AtLeast1[int] = 10
+    max_steps: AtLeast1[int] | None = None
+    warmup_steps: AtLeast0[int] = 6000
+    batch_size: AtLeast1[int] = 3
+    grad_accum: AtLeast1[int] = 4
+    grad_clip: Positive[float] | None = None
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # "auto": bf16 on supporting GPUs, fp32 on CPU
     gradient_checkpointing: bool = False
-    seed: int = 0
-    num_workers: int = 0
-    log_every: int = 10
-    eval_every: int = 0
-    save_every: int = 0
-    keep_checkpoints: int = 2
+    seed: AtLeast0[int] = 0
+    num_workers: AtLeast0[int] = 0
+    log_every: AtLeast1[int] = 10
+    eval_every: AtLeast0[int] = 0
+    save_every: AtLeast0[int] = 0
+    keep_checkpoints: AtLeast1[int] = 2
+
+
+@dataclass
+class NarrateConfig:
+    """``uniad narrate``'s settings of the UniAD describer (flags of the same names); the
+    timing, voice and gap settings are :class:`uniad.narrate.settings.NarrationSettings`.
+
+    ``fps`` None follows the checkpoint's ``data.fps``: features must be decoded at the
+    rate the model was trained on, so there is no second default to drift from it.
+    """
+
+    fps: Positive[float] | None = field(
+        default=None, metadata={"help": "frame rate of the features (default: the checkpoint's data.fps)"})
+    max_characters: AtLeast1[int] | None = field(
+        default=None, metadata={"help": "give the model only the K cast members whose photo is most "
+                                        "similar to the slot (default: the whole cast)"})
 
 
 @dataclass
@@ -156,61 +210,262 @@ class UniADConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    narrate: NarrateConfig = field(default_factory=NarrateConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        from uniad.io import write_text  # io imports nothing of ours; late only to keep config light
+
+        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def validate(self) -> UniADConfig:
+        """Check every field against its annotation, then the rules between fields.
+
+        Values set in code (not only parsed ones) go through the same check, so a build
+        never starts from a setting the loaders would have refused.
+        """
+        for section in dataclasses.fields(self):
+            if dataclasses.is_dataclass(getattr(self, section.name)):
+                check_section(getattr(self, section.name), section.name)
+        data, model = self.data, self.model
+        if model.mapper == "perceiver" and not model.split_previous_video and "all" not in (
+            data.train_sampling, data.eval_sampling
+        ):
+            frames = data.video_length * (data.previous_clips + 1)
+            if frames > model.max_frames:
+                raise ConfigError(
+                    f"data.video_length x (data.previous_clips + 1) = {frames} frames exceed "
+                    f"the temporal position table (model.max_frames={model.max_frames}); "
+                    "lower one of them, or set model.split_previous_video=true")
+        if model.split_previous_video and data.video_length > model.max_frames:
+            raise ConfigError(f"data.video_length={data.video_length} exceeds "
+                              f"model.max_frames={model.max_frames}")
+        return self
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+def check_section(section: Any, where: str) -> None:
+    """Re-coerce every field of ``section`` in place (a no-op for valid values); for a
+    section built in code rather than loaded (datasets check theirs with it)."""
+    hints = _hints(type(section))
+    for spec in dataclasses.fields(section):
+        value = getattr(section, spec.name)
+        if value == _default(spec):
+            continue  # the class's own default is its author's word, not an input to check
+        setattr(section, spec.name, coerce(value, hints[spec.name], f"{where}.{spec.name}"))
+
+
+def _default(spec: dataclasses.Field) -> Any:
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return dataclasses.MISSING
+
+
+_NONE = type(None)
+
+
+def _describe_type(hint: Any) -> str:
+    """Words for a type annotation, for messages (``an integer >= 1 or none``)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        bounds = [m for m in hint.__metadata__ if isinstance(m, Range)]
+        words = _describe_type(args[0])
+        for r in bounds:
+            if r.low is not None:
+                words += f" {'>' if r.low_open else '>='} {_number(r.low)}"
+            if r.high is not None:
+                words += f" <= {_number(r.high)}"
+        return words
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe_type(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(str(a) for a in args)
+    if origin in (list, tuple):
+        return f"a list of {_describe_type(args[0])}" if args else "a list"
+    if origin is dict:
+        return "a mapping"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "text",
+            _NONE: "none"}.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def coerce(value: Any, hint: Any, where: str) -> Any:
+    """``value`` converted to the annotated type ``hint``, or a ConfigError naming ``where``.
+
+    Strings are accepted for numbers (PyYAML reads ``1e-3`` as text) but never for
+    booleans (``maybe`` is not a switch); an integer field refuses ``2.5``; a float field
+    refuses NaN and infinity; ``Range`` metadata bounds the result.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        result = coerce(value, args[0], where)
+        for meta in hint.__metadata__:
+            if isinstance(meta, Range) and result is not None:
+                meta.check(result, where)
+        return result
+    if origin in (Union, types.UnionType):
+        if value is None and _NONE in args:
+            return None
+        for option in args:
+            if option is _NONE:
+                continue
+            try:
+                return coerce(value, option, where)
+            except ConfigError as err:
+                if _is_range_error(err):
+                    raise  # the type fits, the value does not: say that, not "expected X"
+        raise ConfigError(f"{where} expects {_describe_type(hint)}, got {value!r}")
+    if origin is Literal:
+        if value in args and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be one of {', '.join(map(str, args))}, got {value!r}")
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} expects {_describe_type(hint)}, got {value!r}")
+        items = args[:1] if origin is list or (len(args) == 2 and args[1] is Ellipsis) else args
+        if origin is tuple and items is args and args and len(value) != len(args):
+            raise ConfigError(f"{where} expects {len(args)} values, got {len(value)}")
+        kinds = [items[0] if len(items) == 1 else items[i] if items else Any
+                 for i in range(len(value))]
+        out = [coerce(v, kind, f"{where}[{i}]") for i, (v, kind) in enumerate(zip(value, kinds))]
+        return out if origin is list else tuple(out)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} expects a mapping, got {value!r}")
+        key_type, value_type = args if len(args) == 2 else (Any, Any)
+        return {coerce(k, key_type, f"{where} key"): coerce(v, value_type, f"{where}[{k!r}]")
+                for k, v in value.items()}
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} expects true or false, got {value!r}")
+    if hint is int:
+        return _as_int(value, where)
+    if hint is float:
+        return _as_float(value, where)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # a folder or model name YAML happened to read as a number
+        raise ConfigError(f"{where} expects text, got {value!r}")
+    if hint is Any:
+        return value
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, hint):
+            raise ConfigError(f"{where} must be a mapping")
+        return value
+    return value  # an annotation with no converter here (a class of its own) is kept as given
+
+
+def _is_range_error(err: ConfigError) -> bool:
+    return " must be >" in str(err) or " must be <" in str(err)
+
+
+_INT64 = 2**63  # settings reach torch and numpy, whose integers are 64-bit
+
+
+def _as_int(value: Any, where: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} expects an integer, got {value!r}")
+    number: int | None = None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            pass
+    if number is None:
+        raise ConfigError(f"{where} expects an integer, got {value!r:.60}")
+    if not -_INT64 <= number < _INT64:
+        raise ConfigError(f"{where} must be a 64-bit integer (|value| < 2**63), got one of "
+                          f"about {int(abs(number).bit_length() * 0.30103)} digits")
+    return number
+
+
+def _as_float(value: Any, where: str) -> float:
+    """YAML 1.1 (PyYAML) reads ``1e-3`` as a string (only ``1.0e-3`` is a number), and a
+    learning rate written either way must work; integers become floats too."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} expects a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{where} expects a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{where} expects a finite number, got {value!r}")
+    return number
 
 
 PRESETS = ("mad", "cmdad", "tvad", "demo")
 
 
-def _merge(target: Any, values: dict[str, Any], where: str) -> None:
-    """Set dataclass fields from a nested dict, refusing unknown keys by name."""
+def _merge(target: Any, values: Any, source: str, section: str = "") -> None:
+    """Set dataclass fields from a nested dict, each converted by :func:`coerce`;
+    messages name the ``source`` (preset, file, override) and the setting."""
+    where = f"{source}: section '{section}'" if section else source
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(values).__name__}")
     known = {f.name: f for f in dataclasses.fields(target)}
+    hints = _hints(type(target))
     for key, value in values.items():
         if key not in known:
-            raise UniADError(f"{where}: unknown setting '{key}' (known: {', '.join(known)})")
+            raise ConfigError(f"{where}: unknown setting '{key}' (known: {', '.join(known)})")
         current = getattr(target, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise UniADError(f"{where}: '{key}' must be a mapping")
-            _merge(current, value, f"{where}.{key}")
+                raise ConfigError(f"{source}: '{key}' must be a mapping of settings")
+            _merge(current, value, source, key)
         else:
-            setattr(target, key, _as_field_type(known[key], value, f"{where}: '{key}'"))
-
-
-def _as_field_type(spec: dataclasses.Field, value: Any, where: str) -> Any:
-    """``value`` as a float where the field is a float.
-
-    YAML 1.1 (PyYAML) reads ``1e-3`` as a string (only ``1.0e-3`` is a number), and a
-    learning rate written either way must work; integers become floats too.
-    """
-    if "float" not in str(spec.type) or isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise UniADError(f"{where} expects a number, got {value!r}") from None
+            setattr(target, key, coerce(value, hints[key], f"{source}: {section} setting '{key}'"))
 
 
 def _parse_override(text: str) -> dict[str, Any]:
     """``model.num_latents=32`` -> ``{"model": {"num_latents": 32}}`` (value parsed as YAML)."""
-    if "=" not in text:
-        raise UniADError(f"override '{text}' must look like section.key=value")
-    dotted, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw else None
-    out: dict[str, Any] = {}
-    node = out
+    dotted, _, raw = text.partition("=")
     parts = dotted.strip().split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return out
+    if "=" not in text or len(parts) != 2 or not all(parts):
+        raise ConfigError(f"override '{text}' must look like section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw  # not YAML: the field's converter decides what text means
+    return {parts[0]: {parts[1]: value}}
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; unreadable or malformed files are ConfigErrors."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {p} cannot be read: {err}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"config file {p} is not valid YAML{at}: "
+                          f"{getattr(err, 'problem', None) or err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a mapping of sections, got "
+                          f"{type(data).__name__}")
+    return data
 
 
 def load_config(
@@ -218,18 +473,29 @@ def load_config(
     path: str | Path | None = None,
     overrides: list[str] | None = None,
 ) -> UniADConfig:
-    """Resolve defaults <- preset <- YAML file <- ``section.key=value`` overrides."""
+    """Resolve defaults <- preset <- YAML file <- ``section.key=value`` overrides, then
+    :meth:`UniADConfig.validate` the result."""
     config = UniADConfig()
     if preset is not None:
         if preset not in PRESETS:
-            raise UniADError(f"unknown preset '{preset}' (choose from {', '.join(PRESETS)})")
+            raise ConfigError(f"unknown preset '{preset}' (choose from {', '.join(PRESETS)})")
         text = resources.files("uniad.configs").joinpath(f"{preset}.yaml").read_text()
         _merge(config, yaml.safe_load(text) or {}, f"preset {preset}")
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise UniADError(f"config file {p} does not exist")
-        _merge(config, yaml.safe_load(p.read_text()) or {}, str(p))
+        _merge(config, read_yaml(path), str(path))
     for item in overrides or []:
         _merge(config, _parse_override(item), f"override '{item}'")
-    return config
+    return config.validate()
+
+
+def section_flags(cls: type) -> list[tuple[str, str, str]]:
+    """``(flag, field name, help)`` for each field of a config section: the one place
+    where settings become command-line flags (``min_gap`` -> ``--min-gap``)."""
+    hints = _hints(cls)
+    out = []
+    for spec in dataclasses.fields(cls):
+        default = spec.default if spec.default is not dataclasses.MISSING else None
+        words = spec.metadata.get("help", spec.name.replace("_", " "))
+        out.append((f"--{spec.name.replace('_', '-')}", spec.name,
+                    f"{words} [{_describe_type(hints[spec.name])}; default {default}]"))
+    return out

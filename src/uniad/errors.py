@@ -37,6 +37,19 @@ class UniADError(Exception):
     """Base class for errors the CLI reports as a message rather than a traceback."""
 
 
+class ConfigError(UniADError, ValueError):
+    """A setting (preset, YAML file, ``--set`` or a flag) of the wrong type or range."""
+
+
+class OutputError(UniADError):
+    """An output could not be written (disk full, read-only, no permission, or a file
+    in the way); what was already written is kept and the message says where."""
+
+
+class CheckpointError(UniADError, ValueError):
+    """A checkpoint folder or one of its files is missing, unreadable or inconsistent."""
+
+
 class DataError(UniADError, ValueError):
     """A single problem with an input file."""
 

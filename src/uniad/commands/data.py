@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from uniad.commands.options import positive_float
 from uniad.errors import DataError
 
 _VALIDATE_EPILOG = """\
@@ -31,7 +32,9 @@ accepted files (kind decided by extension, then content):
 
 output: one line per problem, "FILE: record N: field 'F': message", or
 "FILE: OK (format, records, videos)" for a clean file.
-exit status: 0 when every file is clean, 1 when any problem was found.
+warnings ("warning: ...") name odd fields the model never reads; they do not fail.
+exit status: 0 every file is clean (warnings allowed), 1 problems were found,
+  2 the command could not run (e.g. a bad option), 3 an internal error (a bug).
 
 examples:
   uniad data validate MAD_train.json --features CLIP_L14_frames_features_5fps.h5
@@ -97,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="character bank (.safetensors, .pth.tar or cast .json) that "
                           "must hold an exemplar for every character the model reads "
                           "(MAD ad_chars_in_chars, eval prob)")
-    validate.add_argument("--fps", type=float, default=5.0,
+    validate.add_argument("--fps", type=positive_float, default=5.0,
                           help="frame rate of timeline features; must match the store's fps "
                           "attribute when it has one (default: 5, as MAD)")
     validate.set_defaults(func=_validate)

@@ -11,12 +11,13 @@ Everything lands in ``--out``; ``demo.json`` holds the scores and the time per s
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
+from uniad.commands.options import add_config_options
 from uniad.commands.synth import add_world_options, format_size
+from uniad.io import write_json
 
 # --quick: a world small enough for a smoke test in a couple of seconds, and the tiny LLM.
 QUICK_WORLD = {"movies": 5, "events_min": 12, "events_max": 20}
@@ -157,7 +158,7 @@ def run_demo(args: argparse.Namespace) -> int:
               "seconds": {k: round(v, 2) for k, v in timings.items()},
               "outputs": {"world": str(out), "run": str(out / "run"), "eval": str(out / "eval"),
                           "narration": {k: str(v) for k, v in narration.paths.items()}}}
-    (out / "demo.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_json(out / "demo.json", record)
     print(f"All outputs in {out} (summary: {out / 'demo.json'})")
     return 0
 
@@ -182,7 +183,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"optimizer steps (default {DEMO_STEPS}; --quick {QUICK_STEPS})")
     parser.add_argument("--eval-limit", type=int, default=EVAL_LIMIT, metavar="N",
                         help=f"held-out ADs to generate and score (default {EVAL_LIMIT}; 0: all)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one training setting (repeatable)")
+    add_config_options(parser, preset=False, set_help="override one training setting (repeatable)")
     add_world_options(parser, movies=20)
     parser.set_defaults(func=run_demo)

@@ -15,6 +15,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from uniad.commands.options import (
+    add_config_options, add_scoring_options, add_split_options, positive_float, positive_int,
+    scoring_options,
+)
+
 # The one model setting evaluation may change: whether the checkpoint's LoRA acts.
 EVAL_MODEL_SETTING = "release_lora"
 
@@ -30,19 +35,12 @@ examples:
 """
 
 
-def checkpoint_dir(path: str | Path) -> Path:
-    """``RUN/final`` when ``path`` is a run folder, else ``path`` itself."""
-    folder = Path(path)
-    return folder / "final" if (folder / "final").is_dir() else folder
-
-
 def _describer_handler(args: argparse.Namespace) -> int:
     """``--describer vlm:|openai:``: frames from ``--videos``, no checkpoint or features."""
     from uniad.data.formats import read_annotations
     from uniad.errors import UniADError
     from uniad.eval.describe_split import evaluate_describer
     from uniad.eval.inputs import load_references
-    from uniad.eval.scoring import ScoreOptions, parse_metrics
     from uniad.narrate.describers import parse_describer, prompted_describer
 
     kind, target = parse_describer(args.describer)
@@ -63,8 +61,7 @@ def _describer_handler(args: argparse.Namespace) -> int:
                                              frames=args.frames_per_slot, device=device)
         return shared["model"]
 
-    options = ScoreOptions(metrics=parse_metrics(args.metrics), tokenizer=args.tokenizer,
-                           similarity=args.similarity, coref=args.coref, judge=args.judge)
+    options = scoring_options(args)
     result = evaluate_describer(
         make, read_annotations(args.data).events, args.videos, load_references(args.data),
         args.out, data=args.data, options=options, words_per_second=args.words_per_second,
@@ -88,41 +85,56 @@ def _handler(args: argparse.Namespace) -> int:
 
     from uniad.config import load_config
     from uniad.data.synthetic import WORLD_FILE, load_world_truth
-    from uniad.errors import UniADError
-    from uniad.eval.evaluate import evaluate
+    from uniad.eval.synthetic_accuracy import WorldScorer
+    from uniad.errors import DataError, UniADError
+    from uniad.eval.evaluate import check_output_folder, evaluate
     from uniad.eval.inputs import load_references
-    from uniad.eval.scoring import ScoreOptions, parse_metrics
-    from uniad.model.uniad import CONFIG_FILE, UniAD
+    from uniad.model.folder import CONFIG_FILE, checkpoint_dir
+    from uniad.model.uniad import UniAD
     from uniad.train.data import open_split
 
+    if not args.data:
+        raise UniADError("--data (the annotation file of the split) is needed")
     if args.describer != "uniad":
         return _describer_handler(args)
-    if not args.checkpoint or not args.features:
-        raise UniADError("--checkpoint and --features are needed (or --describer vlm:/openai: "
-                         "with --videos)")
+    if not args.checkpoint or not args.features or not args.data:
+        raise UniADError("--checkpoint, --data and --features are needed (or --describer "
+                         "vlm:/openai: with --data and --videos)")
     model_keys = [s for s in args.set if s.strip().startswith("model.")
                   and not s.strip().startswith(f"model.{EVAL_MODEL_SETTING}=")]
     if model_keys:
         raise UniADError(f"--set {model_keys[0]}: model settings come from the checkpoint; "
                          f"only data.*, generation.* and model.{EVAL_MODEL_SETTING} can be "
                          "changed at evaluation")
+    # Every check before the model loads: settings, checkpoint files, output folder, data.
     ckpt = checkpoint_dir(args.checkpoint)
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
-    model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device, dtype=dtype)  # checks the folder
-    model.to(dtype)  # the mappers and placeholders too, not only the LLM
-    config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set)
-    model.config.model.release_lora = config.model.release_lora
-    model.apply_release_lora()
+    batch = [] if args.batch_size is None else [f"generation.batch_size={args.batch_size}"]
+    config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set + batch)
+    check_output_folder(Path(args.out))
+    options = scoring_options(args)
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
                          seed=config.train.seed)
+    dataset.features.check_width(config.model.feature_dim)
+    if dataset.unreadable and not args.skip_unreadable:
+        reasons = dict(dataset.dropped)
+        first = dataset.unreadable[0]
+        raise DataError(args.features, f"{len(dataset.unreadable)} of {len(dataset.events) + len(dataset.dropped)} "
+                        f"events of {args.data} have no usable features (first: {reasons[first]}); "
+                        "scores on the rest would not compare with full-split numbers: fix the "
+                        "store, or pass --skip-unreadable (they are then listed in scores.json)",
+                        record=first)
+    references = load_references(args.data)
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
+    model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device, dtype=dtype)
+    model.to(dtype)  # the mappers and placeholders too, not only the LLM
+    model.config.model.release_lora = config.model.release_lora  # the one model.* --set
+    model.apply_release_lora()
     world = args.world or (Path(args.data).parent if (Path(args.data).parent / WORLD_FILE).is_file() else None)
-    truth = load_world_truth(world) if world else None
-    options = ScoreOptions(metrics=parse_metrics(args.metrics), tokenizer=args.tokenizer,
-                           similarity=args.similarity, coref=args.coref, judge=args.judge)
+    scorers = [WorldScorer(load_world_truth(world))] if world else []
     result = evaluate(
-        model, dataset, args.out, generation=config.generation, options=options, truth=truth,
-        references=load_references(args.data), batch_size=args.batch_size, limit=args.limit,
+        model, dataset, args.out, generation=config.generation, options=options, scorers=scorers,
+        references=references, limit=args.limit,
         resume=not args.no_resume,
         settings={"checkpoint": str(ckpt), "llm": model.llm_spec, "data": str(args.data),
                   "features": str(args.features), "bank": args.bank and str(args.bank),
@@ -147,32 +159,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="for vlm:/openai:, one video per video_id: DIR/<video_id>.mp4 (.mkv, .mov, ...)")
     p.add_argument("--describer-model", default=None, help="model name for an openai: server")
     p.add_argument("--api-key", default=None, help="key for an openai: server (default $OPENAI_API_KEY)")
-    p.add_argument("--frames-per-slot", type=int, default=4, help="frames a vlm:/openai: describer sees")
-    p.add_argument("--words-per-second", type=float, default=2.5,
+    p.add_argument("--frames-per-slot", type=positive_int, default=4,
+                   help="frames a vlm:/openai: describer sees")
+    p.add_argument("--words-per-second", type=positive_float, default=2.5,
                    help="word budget per second of each event (vlm:/openai:)")
-    p.add_argument("--data", required=True, help="annotation file of the split (MAD, CMD-AD, TV-AD)")
-    p.add_argument("--features", default=None, help="video features (HDF5; --describer uniad)")
-    p.add_argument("--bank", default=None, help="character bank (safetensors); none: no characters")
+    add_split_options(p, data_help="annotation file of the split (MAD, CMD-AD, TV-AD)", required=False)
     p.add_argument("--world", default=None,
                    help="synthetic world folder for name/pronoun accuracy (default: the data's folder "
                         "when it holds world.json)")
     p.add_argument("--out", required=True, help="output folder (reused to resume)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a data.*, generation.* or model.release_lora setting of the "
-                        "checkpoint's config")
-    p.add_argument("--batch-size", type=int, default=None, help="samples per generate call")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
-    p.add_argument("--metrics", default="cider,bleu,meteor,rouge",
-                   help="comma-separated: cider bleu meteor rouge spice recall critic judge chars")
-    p.add_argument("--tokenizer", choices=("auto", "java", "python"), default="auto",
-                   help="PTB tokenizer for the COCO metrics")
-    p.add_argument("--similarity", default="minilm", help="Recall@k/N similarity (see `uniad score`)")
-    p.add_argument("--coref", default="rule", help="CRITIC coreference: rule or fastcoref:FOLDER")
-    p.add_argument("--judge", default="smollm2", help="LLM judge: smollm2 or a model FOLDER")
+    add_config_options(p, preset=False,
+                       set_help="override a data.*, generation.* or model.release_lora setting "
+                                "of the checkpoint's config")
+    p.add_argument("--batch-size", default=None, metavar="N",
+                   help="samples per generate call (generation.batch_size; the ADs do not depend on it)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                   help="evaluate only the first N samples")
+    add_scoring_options(p)
     p.add_argument("--llm", default=None, help="load this LLM instead of the one recorded in the checkpoint")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cuda or cpu")
     p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
                    help="weights and activations (default float32, as the release; bfloat16 "
                         "halves memory and speeds up a GPU, but the ids can differ)")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="score the events whose features are usable and list the others, instead "
+                        "of refusing a split with missing, empty or malformed feature windows")
     p.add_argument("--no-resume", action="store_true", help="discard earlier predictions and start over")
     p.set_defaults(func=_handler)

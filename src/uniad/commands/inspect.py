@@ -17,7 +17,8 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from uniad.config import PRESETS, UniADConfig, load_config
+from uniad.commands.options import add_config_options, add_split_options
+from uniad.config import UniADConfig, load_config
 from uniad.errors import UniADError
 
 PARTS = (
@@ -67,22 +68,17 @@ def inspect_model(args: argparse.Namespace) -> int:
 
 
 def inspect_sample(args: argparse.Namespace) -> int:
-    from uniad.data.charbank import CharacterBank
-    from uniad.data.dataset import ADDataset
-    from uniad.data.features import FeatureStore
-    from uniad.data.formats import read_annotations
     from uniad.model.llm import load_llm
     from uniad.model.sequence import EmbedSegment, SequenceBuilder, describe
+    from uniad.train.data import open_split
 
     config = _config(args)
-    events = read_annotations(args.data).events
+    dataset = open_split(args.data, args.features, args.bank, config.data,
+                         training=args.split == "train", seed=config.train.seed)
     spec = args.llm or config.model.llm
-    _, tokenizer = load_llm(spec, corpus=[e.text for e in events], meta=True)
+    _, tokenizer = load_llm(spec, corpus=[e.text for e in dataset.events], meta=True)
     if tokenizer is None:
         raise UniADError(f"LLM '{spec}' has no tokenizer; pass --llm (smollm2, tiny or a model folder)")
-    store = FeatureStore(args.features, fps=config.data.fps, time_rounding=config.data.time_rounding)
-    bank = CharacterBank.load(args.bank) if args.bank else None
-    dataset = ADDataset(events, store, bank, config.data, training=args.split == "train")
     if not 0 <= args.index < len(dataset):
         raise UniADError(f"--index {args.index} is out of range: {args.data} gives {len(dataset)} samples")
     sample = dataset[args.index]
@@ -118,15 +114,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", metavar="SPEC",
                         help="count parameters: llama2-7b, smollm2, tiny, an LLM folder or a checkpoint")
-    parser.add_argument("--data", metavar="ANN", help="annotation file (MAD or CMD-AD/TV-AD JSON)")
-    parser.add_argument("--features", metavar="H5", help="video features (HDF5)")
-    parser.add_argument("--bank", metavar="BANK", help="character bank (omit: no characters)")
+    add_split_options(parser, required=False)
     parser.add_argument("--index", type=int, help="which sample of the annotation file")
     parser.add_argument("--split", choices=("train", "eval"), default="eval",
                         help="frame sampling and character source of this split (default eval)")
     parser.add_argument("--llm", metavar="SPEC", help="tokenizer's LLM (default: the config's model.llm)")
-    parser.add_argument("--preset", choices=PRESETS, default=None, help="configuration preset")
-    parser.add_argument("--config", default=None, help="YAML file overriding the preset")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one setting (repeatable)")
+    add_config_options(parser)
     parser.set_defaults(func=run)

@@ -6,15 +6,29 @@ from __future__ import annotations
 import argparse
 
 from uniad.commands.narration_options import add_narration_options, settings_from
+from uniad.commands.options import add_section_flags, section_overrides
+from uniad.config import NarrateConfig
 
 
 def _handler(args: argparse.Namespace) -> int:
+    from uniad.config import load_config
+    from uniad.io import refuse_existing_file
+    from uniad.model.folder import CONFIG_FILE, checkpoint_dir
     from uniad.narrate.run import narrate
 
+    # Settings, checkpoint files and outputs are checked before anything is decoded.
+    checkpoint = checkpoint_dir(args.checkpoint) if args.checkpoint else None  # RUN or RUN/final
+    refuse_existing_file(args.out, "--out")
+    refuse_existing_file(args.cache_dir, "--cache-dir")
+    config = load_config(path=checkpoint / CONFIG_FILE if checkpoint else None,
+                         overrides=section_overrides(args, NarrateConfig, "narrate"))
+    settings = settings_from(args)
+    # Features are decoded at the rate the checkpoint was trained on unless --fps says.
+    fps = config.narrate.fps or config.data.fps
     result = narrate(
-        args.video, args.cast, args.checkpoint, args.out,
+        args.video, args.cast, checkpoint, args.out,
         subtitles=args.subtitles, encoder=args.visual_encoder, speak=args.speak, mix=args.mix,
-        settings=settings_from(args), fps=args.fps, max_characters=args.max_characters,
+        settings=settings, fps=fps, max_characters=config.narrate.max_characters,
         cache_dir=args.cache_dir, device=args.device, describer=args.describer,
         describer_model=args.describer_model, api_key=args.api_key,
         frames_per_slot=args.frames_per_slot, read_text=args.read_text,
@@ -48,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("video", help="the video file")
     parser.add_argument("--cast", required=True, help="cast file (JSON or CSV with photos)")
     parser.add_argument("--checkpoint", default=None,
-                        help="a trained UniAD folder (e.g. RUN/final from `uniad train`); "
+                        help="a trained UniAD folder, or a run folder holding final/; "
                              "needed by --describer uniad only")
     parser.add_argument("--describer", default="uniad", metavar="uniad|vlm:FOLDER|openai:URL",
                         help="who writes the ADs: the UniAD --checkpoint (default), a local "
@@ -84,11 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mix", action="store_true",
                         help="also write the video with the AD as an extra audio stream")
     add_narration_options(parser)
-    parser.add_argument("--fps", type=float, default=5.0,
-                        help="frame rate of the features (MAD checkpoints: 5)")
-    parser.add_argument("--max-characters", type=int, default=None, metavar="K",
-                        help="give the model only the K cast members whose photo is most "
-                             "similar to the slot (default: the whole cast)")
+    add_section_flags(parser, NarrateConfig)  # --fps, --max-characters
     parser.add_argument("--cache-dir", default=None,
                         help="feature cache (default: OUT/cache); reused across runs")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

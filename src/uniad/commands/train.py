@@ -10,11 +10,14 @@ import argparse
 import logging
 from pathlib import Path
 
+from uniad.commands.options import add_config_options, add_split_options, positive_int
+
 log = logging.getLogger(__name__)
 
 
 def _handler(args: argparse.Namespace) -> int:
     from uniad.config import load_config
+    from uniad.io import refuse_existing_file
     from uniad.data.dataset import collate_samples
     from uniad.train.data import build_for_training, open_split
     from uniad.train.distributed import cleanup_distributed, init_distributed
@@ -22,6 +25,7 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.train.monitor import write_run_info
 
     config = load_config(args.preset, args.config, args.set)
+    refuse_existing_file(args.out, "--out")
     ctx = init_distributed(args.device)
     try:
         if ctx.is_main and not args.resume and (Path(args.out) / "checkpoints").is_dir():
@@ -38,7 +42,7 @@ def _handler(args: argparse.Namespace) -> int:
         if ctx.is_main:
             data = {"train_data": args.train_data, "val_data": args.val_data,
                     "features": args.features, "bank": args.bank}
-            write_run_info(Path(args.out), config, data, extra={"world_size": ctx.world_size})
+            write_run_info(Path(args.out), model.config, data, extra={"world_size": ctx.world_size})
         result = train(
             model, train_set, config.train, args.out,
             collate_fn=collate_samples, val_set=val_set, resume=args.resume,
@@ -66,22 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "checkpoints/step_*/ (atomic; `latest` names the newest) and final/."
         ),
     )
-    parser.add_argument("--preset", choices=("demo", "mad", "cmdad", "tvad"), default=None,
-                        help="settings preset")
-    parser.add_argument("--config", default=None, help="YAML file overriding the preset")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one setting (repeatable)")
-    parser.add_argument("--train-data", required=True,
-                        help="training annotations (MAD / CMD-AD / TV-AD JSON)")
-    parser.add_argument("--features", required=True, help="video features (HDF5)")
-    parser.add_argument("--bank", default=None,
-                        help="character bank (.safetensors, .json or legacy .pth.tar)")
+    add_config_options(parser)
+    add_split_options(parser, "--train-data", "training annotations (MAD / CMD-AD / TV-AD JSON)")
     parser.add_argument("--val-data", default=None,
                         help="validation annotations (loss every train.eval_every steps)")
     parser.add_argument("--out", required=True, help="run folder (created)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the run folder's latest checkpoint")
-    parser.add_argument("--stop-at-step", type=int, default=None, metavar="N",
+    parser.add_argument("--stop-at-step", type=positive_int, default=None, metavar="N",
                         help="stop after optimizer step N with a checkpoint, schedule "
                              "unchanged (continue with --resume)")
     parser.add_argument("--device", default="auto", help="auto (GPU if present), cuda or cpu")

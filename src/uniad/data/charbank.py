@@ -21,15 +21,17 @@ import logging
 import pickle
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from uniad.data.formats import load_json
 from uniad.data.schema import Character, SchemaError
 from uniad.errors import DataError, Problem
+from uniad.io import write_bytes
+
+if TYPE_CHECKING:  # torch loads only where tensors are read: checking a cast JSON needs none
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,8 @@ def read_chars_mapping(path: str | Path) -> dict[str, Character]:
 
 def _tensor_problems(source: str, key: str, value: Any) -> list[Problem]:
     """What is wrong with one exemplar: not a tensor, not ``(K, D)`` floats, NaN/Inf."""
+    import torch
+
     if not isinstance(value, torch.Tensor):
         return [Problem(source, f"expected a tensor, got {type(value).__name__}", key)]
     if value.dim() != 2 or value.shape[0] == 0:
@@ -189,11 +193,13 @@ class CharacterBank:
         """Write the bank as safetensors (tensors bit-identical, cast in the metadata)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        from safetensors.torch import save
+
         # safetensors refuses shared or strided storage; bank tensors are small, so copy.
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self._exemplars.items()}
         metadata = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
                     "cast": _cast_to_json(self._cast)}
-        save_file(tensors, str(path), metadata=metadata)
+        write_bytes(path, save(tensors, metadata=metadata))
         return path
 
     def exemplar(self, video_id: str, character_id: str) -> torch.Tensor | None:
@@ -260,6 +266,8 @@ def load_legacy_exemplars(path: str | Path) -> dict[str, torch.Tensor]:
     pickled class or function instead of executing it; that refusal, and any other
     content than a flat dict of tensors, becomes a :class:`DataError`.
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "exemplar file not found")
@@ -272,8 +280,8 @@ def load_legacy_exemplars(path: str | Path) -> dict[str, torch.Tensor]:
         raise DataError(path, "contains Python objects other than tensors and was not loaded; "
                         "only a dict of name -> tensor is accepted"
                         + (f" ({culprit})" if culprit else "")) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise DataError(path, f"cannot read as a PyTorch file ({err})") from err
+    except (RuntimeError, EOFError, OSError, ValueError, SafetensorError) as err:
+        raise DataError(path, f"cannot read as a PyTorch file ({err})") from None
     if not isinstance(obj, dict):
         raise DataError(path, f"expected a dict of name -> tensor, got {type(obj).__name__}")
     for key, value in obj.items():

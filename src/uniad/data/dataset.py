@@ -27,18 +27,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from uniad.config import DataConfig
+from uniad.config import DataConfig, check_section
 from uniad.data.charbank import CharacterBank
-from uniad.data.features import FeatureStore, clip_key
-from uniad.data.sampling import SAMPLINGS, sample_frames
+from uniad.data.features import FeatureStore
+from uniad.data.samples import assemble_sample
 from uniad.data.schema import ADEvent, Character, CharacterEntry, Sample
-from uniad.errors import DataError, UniADError
+from uniad.errors import DataError
 
 log = logging.getLogger(__name__)
 
-# "recognised": what a system without the oracle knows: the refined list when the file
-# ships one, else the candidates (never the characters the reference AD names).
-CHARACTER_SOURCES = ("auto", "refined", "candidates", "named_candidates", "recognised")
 # The CMD-AD/TV-AD loader's skip list (data.character_filter=release): entries whose
 # ``char_in_ad`` is one of these words never reach the prompt (LAYOUT-cmdad-tvad.md).
 RELEASE_SKIPPED_NAMES = frozenset({"He", "She", "The", "They", "Them", "It", "Its", "As", "And",
@@ -47,23 +44,9 @@ _SHOWN_REASONS = 5  # how many drop reasons a warning spells out
 
 
 def _check_config(config: DataConfig) -> None:
-    """Refuse settings the dataset cannot honour, naming the setting."""
-    for name in ("train_sampling", "eval_sampling"):
-        if getattr(config, name) not in SAMPLINGS:
-            raise UniADError(f"data.{name} must be one of {', '.join(SAMPLINGS)}, "
-                             f"got {getattr(config, name)!r}")
-    if config.character_source not in CHARACTER_SOURCES:
-        raise UniADError(f"data.character_source must be one of {', '.join(CHARACTER_SOURCES)},"
-                         f" got {config.character_source!r}")
-    for name, least in (("video_length", 1), ("previous_clips", 0), ("context_ads", 0)):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise UniADError(f"data.{name} must be an integer >= {least}, got {value!r}")
-    if config.character_filter not in ("none", "release"):
-        raise UniADError(f"data.character_filter must be none or release, "
-                         f"got {config.character_filter!r}")
-    if config.max_characters is not None and config.max_characters < 0:
-        raise UniADError(f"data.max_characters must be >= 0, got {config.max_characters}")
+    """Refuse settings the dataset cannot honour, naming the setting (the config's own
+    converter and ranges: a DataConfig built in code is checked like a loaded one)."""
+    check_section(config, "data")
 
 
 def character_pool(event: ADEvent, source: str, training: bool) -> tuple[Character, ...]:
@@ -116,28 +99,6 @@ def release_skips(character: Character) -> bool:
     return not character.short_name or character.short_name in RELEASE_SKIPPED_NAMES
 
 
-def window_problem(
-    store: FeatureStore, video_id: str, start: float, end: float, frames: int | None = None
-) -> str | None:
-    """Why ``store.window(video_id, start, end)`` would fail, without reading frames.
-
-    Mirrors the store's own checks (unknown id, span starting after the video's end) with
-    metadata only, so checking a few hundred thousand events costs no feature reads.
-    ``frames`` is the video's known length (timeline layout), to skip the lookup.
-    """
-    if store.layout == "clip":
-        key = clip_key(video_id, start, end)
-        return None if store.has(key) else f"no clip features under key {key!r}"
-    if frames is None:
-        if not store.has(video_id):
-            return f"video {video_id!r} is not in the feature store {store.path}"
-        frames = store.num_frames(video_id)
-    if start * store.fps >= frames - 1e-6:
-        return (f"span {start}-{end} s starts after the video ends "
-                f"({frames / store.fps:.1f} s at {store.fps:g} fps)")
-    return None
-
-
 def _oldest_first(items: Sequence, count: int) -> list:
     """The ``count`` nearest of a nearest-first list, reordered oldest first."""
     return list(reversed(items[:count]))
@@ -177,16 +138,24 @@ class ADDataset(Dataset):
 
         self.events: list[ADEvent] = []
         self.dropped: list[tuple[str, str]] = []
+        self.unreadable: list[str] = []  # dropped because their window fails the store's check
         self.without_context: list[str] = []  # uids kept with fewer previous clips
         self.missing_exemplars: Counter[str] = Counter()  # "<video>/<character id>" -> events
         self.filtered_characters = 0  # entries data.character_filter left out
         self._previous: list[tuple[ADEvent, ...]] = []  # usable previous clips, oldest first
         self._characters: list[list[CharacterEntry]] = []
-        self._lengths: dict[str, int | None] = {}  # frames per video (None: not stored)
+        self._lengths: dict[str, int | None] = {}  # frames per video (None: unusable)
+        self._video_problems: dict[str, str | None] = {}  # why a video is unusable
         self._unusable_context = 0  # events whose earlier AD exists but whose clip does not
         for event in events:
             self._add(event)
         self._log_summary(len(events))
+        if self.missing_exemplars and not any(self._characters):
+            first = next(iter(self.missing_exemplars))
+            raise DataError(bank.source, f"holds none of the {len(self.missing_exemplars)} "
+                            "characters the annotations select (e.g. "
+                            f"{first}): a bank for other annotations?", record=first,
+                            field="exemplar")
 
     # -- construction ----------------------------------------------------------------------
 
@@ -201,16 +170,23 @@ class ADDataset(Dataset):
                             field="exemplar")
 
     def _window_problem(self, video_id: str, start: float, end: float) -> str | None:
-        """:func:`window_problem` with each video's length looked up once."""
-        if self.features.layout == "timeline" and video_id not in self._lengths:
-            has = self.features.has(video_id)
-            self._lengths[video_id] = self.features.num_frames(video_id) if has else None
-        return window_problem(self.features, video_id, start, end, self._lengths.get(video_id))
+        """The store's window check, each timeline video's dataset checked once."""
+        store = self.features
+        if store.layout == "timeline":
+            if video_id not in self._lengths:
+                problem = store.window_problem(video_id, 0.0, 0.0)
+                self._lengths[video_id] = None if problem else store.num_frames(video_id)
+                self._video_problems[video_id] = problem and problem.message
+            if self._lengths[video_id] is None:
+                return self._video_problems[video_id]
+        problem = store.window_problem(video_id, start, end, self._lengths.get(video_id))
+        return problem and problem.message
 
     def _add(self, event: ADEvent) -> None:
         problem = self._window_problem(event.video_id, event.start, event.end)
         if problem is not None:
             self.dropped.append((event.uid, problem))
+            self.unreadable.append(event.uid)
             return
         wanted = _oldest_first(event.context, self.config.previous_clips)
         usable = tuple(c for c in wanted
@@ -286,28 +262,16 @@ class ADDataset(Dataset):
     def __len__(self) -> int:
         return len(self.events)
 
-    def _clip(
-        self, video_id: str, start: float, end: float, rng: np.random.Generator
-    ) -> torch.Tensor:
-        frames = self.features.window(video_id, start, end)
-        sampled = sample_frames(frames, self.config.video_length, self.sampling, rng)
-        return torch.from_numpy(np.ascontiguousarray(sampled, dtype=np.float32))
-
     def __getitem__(self, index: int) -> Sample:
         event = self.events[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        video = self._clip(event.video_id, event.start, event.end, rng)
-        previous = [self._clip(event.video_id, c.start, c.end, rng) for c in self._previous[index]]
-        characters = [dataclasses.replace(e, exemplar=e.exemplar.to(torch.float32))
-                      for e in self._characters[index]]
-        return Sample(
-            sample_id=event.uid,
-            event=event,
-            video=video,
-            previous_videos=previous,
+        return assemble_sample(
+            event, self.features, self.config, self.sampling,
+            previous=[(c.start, c.end) for c in self._previous[index]],
             context_texts=[c.text for c in _oldest_first(event.context, self.config.context_ads)],
-            characters=characters,
-            target=event.text,
+            characters=[dataclasses.replace(e, exemplar=e.exemplar.to(torch.float32))
+                        for e in self._characters[index]],  # keeps last_listed (cmdtv prompt)
+            target=event.text, rng=rng,
         )
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from uniad.errors import DataError, Problem
+from uniad.io import atomic_path
 
 LAYOUTS = ("timeline", "clip")
 TIME_ROUNDINGS = ("exact", "release")
@@ -228,11 +229,16 @@ class FeatureStore:
 
     # -- windows ---------------------------------------------------------------------------
 
-    def window_problem(self, video_id: str, start: float, end: float) -> Problem | None:
+    def window_problem(self, video_id: str, start: float, end: float,
+                       frames: int | None = None) -> Problem | None:
         """Why :meth:`window` would fail for this span, or None; reads metadata only.
 
-        Datasets check hundreds of thousands of events up front with this, without reading
-        a single frame.
+        The one window check (datasets, narration and ``data validate`` all use it): bad
+        times, a missing clip or video, a zero-length dataset, non-float or wrongly shaped
+        features, a span after the video's end. Datasets check hundreds of thousands of
+        events up front with this, without reading a single frame; ``frames`` is the
+        video's known length (timeline layout), to skip the lookup. NaN/Inf values need
+        the frames themselves and are checked by :meth:`window` when it reads them.
         """
         file = str(self.path)
         for name, t in (("start", start), ("end", end)):
@@ -243,18 +249,45 @@ class FeatureStore:
                 return Problem(file, f"{name} time is negative ({t} s)", video_id, name)
         if end < start:
             return Problem(file, f"end ({end} s) is before start ({start} s)", video_id, "end")
-        if self.layout == "clip":
-            key = clip_key(video_id, start, end)
-            if not self.has(key):
-                return Problem(file, f"no clip features under key {key!r}", video_id, "video_id")
-            return None
-        if not self.has(video_id):
-            return Problem(file, f"no features for {video_id!r} in this file", video_id,
-                           "video_id")
-        n = self.num_frames(video_id)
-        if start * self.fps >= n - _EPS:
-            return Problem(file, f"span {start}-{end} s starts after the video ends ({n} frames"
-                           f" = {n / self.fps:.3f} s at {self.fps:g} fps)", video_id, "start")
+        name = clip_key(video_id, start, end) if self.layout == "clip" else video_id
+        if frames is None:
+            ds = self._get(name)
+            if ds is None:
+                what = (f"no clip features under key {name!r}" if self.layout == "clip"
+                        else f"no features for {video_id!r} in this file (not in the feature "
+                             "store)")
+                return Problem(file, what, video_id, "video_id")
+            problem = self._dataset_problem(name, ds)
+            if problem is not None:
+                return problem
+            frames = int(ds.shape[0])
+        if self.layout == "timeline" and start * self.fps >= frames - _EPS:
+            return Problem(file, f"span {start}-{end} s starts after the video ends ({frames} "
+                           f"frames = {frames / self.fps:.3f} s at {self.fps:g} fps)", video_id,
+                           "start")
+        return None
+
+    def check_width(self, expected: int, setting: str = "model.feature_dim") -> None:
+        """The model's input width must be the store's feature width; said before a run."""
+        width = self.feature_shape[-1] if self.feature_shape else None
+        if width is not None and width != expected:
+            raise DataError(self.path, f"the model expects features of width {expected} "
+                            f"({setting}) but these have width {width}; use matching features, "
+                            f"or a model built for them (--set {setting}={width} when "
+                            "training)", field="shape")
+
+    def _dataset_problem(self, name: str, ds: h5py.Dataset) -> Problem | None:
+        """A dataset that can never give a window: no frames, not floats, another shape."""
+        file = str(self.path)
+        if ds.ndim < 2 or ds.shape[0] == 0:
+            return Problem(file, f"dataset {name!r} holds no frames (shape {ds.shape}): a "
+                           "zero-length clip", name, "frames[0:0]")
+        if not np.issubdtype(ds.dtype, np.floating):
+            return Problem(file, f"dataset {name!r} holds {ds.dtype} values, expected float "
+                           "features (float16/float32)", name, "dtype")
+        if tuple(ds.shape[1:]) != self.feature_shape:
+            return Problem(file, f"dataset {name!r} has per-frame shape {tuple(ds.shape[1:])}, "
+                           f"the store's first dataset {self.feature_shape}", name, "shape")
         return None
 
     def window(self, video_id: str, start: float, end: float) -> np.ndarray:
@@ -262,20 +295,30 @@ class FeatureStore:
 
         Timeline layout: the frames in the span, ``(T, *feature_shape)``, clipped to the
         video's end. Clip layout: the whole dataset of clip ``f"{video_id}_{start}_{end}"``.
-        Raises :class:`DataError` for an unknown id, a negative or reversed span, or a span
-        that starts after the video ends (see :meth:`window_problem`).
+        Raises :class:`DataError` for any :meth:`window_problem`, and for frames holding
+        NaN or Inf (named by frame range): such a window is never given to a model.
         """
         problem = self.window_problem(video_id, start, end)
         if problem is not None:
             raise DataError(problem.file, problem.message, problem.record, problem.field)
         if self.layout == "clip":
-            return np.asarray(self._get(clip_key(video_id, start, end))[()], dtype=np.float32)
-        ds = self._get(video_id)
-        first, last = self._span(start, end, self.fps)
-        last = min(last, ds.shape[0] - 1)
-        first = min(first, last)  # a span starting inside the last frame period keeps it
+            name = clip_key(video_id, start, end)
+            ds = self._get(name)
+            first, last = 0, ds.shape[0] - 1
+        else:
+            name, ds = video_id, self._get(video_id)
+            first, last = self._span(start, end, self.fps)
+            last = min(last, ds.shape[0] - 1)
+            first = min(first, last)  # a span starting inside the last frame period keeps it
         # Slicing the dataset (not dataset[:]) makes HDF5 read only these rows.
-        return np.asarray(ds[first:last + 1], dtype=np.float32)
+        frames = np.asarray(ds[first:last + 1], dtype=np.float32)
+        finite = np.isfinite(frames.reshape(frames.shape[0], -1)).all(axis=1)
+        if not finite.all():
+            bad = first + np.flatnonzero(~finite)
+            raise DataError(self.path, f"{len(bad)} frame(s) of {name!r} in {start}-{end} s hold "
+                            f"NaN or Inf values (frames {bad[0]}..{bad[-1]}); refused rather "
+                            "than given to the model", video_id, f"frames[{bad[0]}:{bad[-1] + 1}]")
+        return frames
 
 
 class FeatureStoreWriter:
@@ -347,8 +390,8 @@ def write_feature_store(
     dtype: str = "float16",
     encoder: str | None = None,
 ) -> Path:
-    """Write a whole store at once (synthetic data, tests, conversions)."""
-    with FeatureStoreWriter(path, fps, layout, dtype, encoder) as writer:
+    """Write a whole store at once (synthetic data, tests, conversions), atomically."""
+    with atomic_path(path) as tmp, FeatureStoreWriter(tmp, fps, layout, dtype, encoder) as writer:
         for video_id, arr in features.items():
             writer.add(video_id, arr)
     return Path(path)

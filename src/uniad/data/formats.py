@@ -22,24 +22,29 @@ key order, times written as strings and the ``prob_data`` padding are kept in
 
 from __future__ import annotations
 
+import difflib
 import json
-import math
-import os
+import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
+from tqdm import tqdm
+
 from uniad.data.schema import ADEvent, Character, SchemaError
 # The schema's own field checks, reused so that a file reports every bad field of a
 # record at once rather than only the first one the constructor meets.
-from uniad.data.schema import require_text, require_time
+from uniad.data.schema import brief, is_finite_number, require_text, require_time
 from uniad.errors import DataError, Problem
+from uniad.io import write_json
 
 MAD_TRAIN = "mad_train"
 MAD_EVAL = "mad_eval"
 CLIP_DATASETS = ("cmdad", "tvad")
 FORMATS = (MAD_TRAIN, MAD_EVAL, *CLIP_DATASETS)
+log = logging.getLogger(__name__)
+_PROGRESS_FROM = 20_000  # records; fewer read in well under a second
 CAST = "cast"  # {tt-id: [{id, role, name}, ...]}: a character bank's cast list, not ADs
 
 #: ``ADEvent.extra`` key holding how the source record was laid out (key order, times
@@ -93,6 +98,8 @@ class AnnotationScan:
     events: list[ADEvent] = field(default_factory=list)
     labels: list[int | str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: Fields the model never reads that are odd (kept as they are, reported, not refused).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- JSON files
@@ -122,18 +129,15 @@ def load_json(path: str | Path) -> Any:
         raise DataError(
             path, f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
         ) from None
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply to be an annotation file") from None
+    except ValueError as err:  # e.g. an integer of more than 4,300 digits
+        raise DataError(path, f"unreadable JSON value: {err}") from None
 
 
 def _write_json(path: str | Path, data: Any) -> Path:
-    """Writes through a temporary file so an interrupted write never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=4)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    """The release's layout (indent 4), through the atomic writer."""
+    return write_json(path, data, indent=4)
 
 
 def _describe(value: Any) -> str:
@@ -177,9 +181,13 @@ class _Checker:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
 
     def add(self, record: int | str | None, field_path: str | None, message: str) -> None:
         self.problems.append(Problem(self.file, message, record, field_path))
+
+    def warn(self, record: int | str | None, field_path: str | None, message: str) -> None:
+        self.warnings.append(Problem(self.file, message, record, field_path))
 
 
 class _Obj:
@@ -233,7 +241,7 @@ class _Obj:
             try:
                 number = float(value)
             except ValueError:
-                self.problem(key, f"expected seconds as a number, got {value!r}")
+                self.problem(key, f"expected seconds as a number, got {brief(value)}")
                 return 0.0
             self.raw_times[key] = value
             value = number
@@ -285,8 +293,8 @@ class _Obj:
         value = self.get(_SCORE, required=False)
         if value is _MISSING:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.problem(_SCORE, f"expected a finite number, got {value!r}")
+        if not is_finite_number(value):
+            self.problem(_SCORE, f"expected a finite number, got {brief(value)}")
             return None
         return value
 
@@ -295,8 +303,8 @@ class _Obj:
         if values is None:
             return None
         for i, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                self.problem(f"{key}[{i}]", f"expected a finite number, got {v!r}")
+            if not is_finite_number(v):
+                self.problem(f"{key}[{i}]", f"expected a finite number, got {brief(v)}")
         return values
 
     @property
@@ -387,8 +395,10 @@ def _clip_record(chk: _Checker, index: int, value: Any, uid: str) -> ADEvent | N
     refined = obj.characters("prob", _CLIP_CANDIDATE) or ()
     scores = obj.scores("prob_data") or []
     if obj.clean and len(scores) < len(candidates):
-        obj.problem("prob_data", f"has {len(scores)} scores for {len(candidates)} candidates "
-                    "in 'char_pred'")
+        # The release's file has such records (5 scores, 6 candidates, empty 'prob'); its
+        # loader reads only 'prob', so the unscored candidates are kept without a score.
+        chk.warn(index, "prob_data", f"has {len(scores)} scores for {len(candidates)} "
+                 "candidates in 'char_pred'; the rest are kept unscored (the model reads 'prob')")
     context: tuple[ADEvent, ...] = ()
     if "content" in obj.value:
         ctx = _Obj(chk, index, obj.value["content"], "content.")
@@ -400,7 +410,8 @@ def _clip_record(chk: _Checker, index: int, value: Any, uid: str) -> ADEvent | N
         return None
     # Candidate i is scored by prob_data[i]; -1 marks a slot without a score.
     candidates = tuple(
-        replace(c, score=None if s == _EMPTY_SLOT else s) for c, s in zip(candidates, scores)
+        replace(c, score=None if i >= len(scores) or scores[i] == _EMPTY_SLOT else scores[i])
+        for i, c in enumerate(candidates)
     )
     by_id = {c.id: c for c in candidates}
     refined = tuple(replace(c, score=by_id[c.id].score) if c.id in by_id else c
@@ -411,7 +422,7 @@ def _clip_record(chk: _Checker, index: int, value: Any, uid: str) -> ADEvent | N
         else c
         for i, c in enumerate(named)
     )
-    layout = {"prob_data_pad": scores[len(candidates):]}
+    layout = {"prob_data_pad": scores[len(candidates):], "prob_data_len": len(scores)}
     return obj.event(_CLIP_KEYS, layout, video_id=video_id, start=start, end=end, text=text,
                      candidates=candidates, refined=refined, named=named,
                      named_short=named_short, context=context, uid=uid)
@@ -427,6 +438,11 @@ def scan_json(path: str, data: Any, expected: Iterable[str] = FORMATS) -> Annota
     fmt = detect_format(data)
     scan = AnnotationScan(path=path, format=fmt)
     chk = _Checker(path)
+    top = _top_level_problem(data)
+    if top is not None:
+        chk.add(None, None, top)
+        scan.problems = chk.problems
+        return scan
     if fmt not in expected:
         shapes = [_SHAPES[f] for f in expected]
         what = " or ".join(filter(None, [", ".join(shapes[:-1]), shapes[-1]]))
@@ -451,11 +467,11 @@ def scan_json(path: str, data: Any, expected: Iterable[str] = FORMATS) -> Annota
             scan.labels.append(label)
 
     if fmt == MAD_TRAIN:
-        for i, rec in enumerate(data):
+        for i, rec in enumerate(_progress(data, path)):
             vid = rec.get("movie_id") if isinstance(rec, dict) else None
             add(i, _mad_train_record(chk, i, rec, next_uid(vid)))
     elif fmt == MAD_EVAL:
-        for movie_id, records in data.items():
+        for movie_id, records in _progress(data.items(), path, len(data), "movie"):
             if not isinstance(records, list):
                 chk.add(movie_id, None, f"expected a list of records, got {_describe(records)}")
                 continue
@@ -466,11 +482,44 @@ def scan_json(path: str, data: Any, expected: Iterable[str] = FORMATS) -> Annota
         records = data[fmt]
         if not isinstance(records, list):
             chk.add(None, fmt, f"expected a list of records, got {_describe(records)}")
-        for i, rec in enumerate(records if isinstance(records, list) else []):
+        for i, rec in enumerate(_progress(records if isinstance(records, list) else [], path)):
             vid = rec.get("key_name") if isinstance(rec, dict) else None
             add(i, _clip_record(chk, i, rec, next_uid(vid)))
     scan.problems = chk.problems
+    scan.warnings = chk.warnings
     return scan
+
+
+def _progress(items: Iterable, path: str, total: int | None = None, unit: str = "record"):
+    """``items`` with a progress bar on a terminal for files big enough to take seconds."""
+    total = len(items) if total is None else total  # type: ignore[arg-type]
+    return tqdm(items, total=total, desc=f"reading {Path(path).name}", unit=unit,
+                disable=None if total >= _PROGRESS_FROM else True, leave=False)
+
+
+def _top_level_problem(data: Any) -> str | None:
+    """A top level that only looks like a known layout: CMD-AD/TV-AD records under a
+    misspelt key (they would be read as a MAD eval file), both dataset keys, or a dataset
+    key beside others."""
+    if not isinstance(data, dict):
+        return None
+    datasets = [k for k in data if k in CLIP_DATASETS]
+    if len(datasets) > 1:
+        return (f"holds both {' and '.join(map(repr, datasets))}: one dataset per file "
+                "(split it into two files)")
+    if datasets and len(data) > 1:
+        others = ", ".join(repr(k) for k in list(data) if k not in CLIP_DATASETS)
+        return f"holds {datasets[0]!r} and other top-level keys ({brief(others)}): expected only {datasets[0]!r}"
+    if datasets:
+        return None
+    for key, records in data.items():
+        first = records[0] if isinstance(records, list) and records else None
+        if isinstance(first, dict) and "key_name" in first:
+            close = difflib.get_close_matches(str(key).lower(), CLIP_DATASETS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return (f"top-level key {brief(key)} holds CMD-AD/TV-AD records (with 'key_name'), "
+                    f"but such a file must use the key 'tvad' or 'cmdad'{hint}")
+    return None
 
 
 def scan_annotations(path: str | Path, expected: Iterable[str] = FORMATS) -> AnnotationScan:
@@ -482,16 +531,14 @@ def scan_annotations(path: str | Path, expected: Iterable[str] = FORMATS) -> Ann
     return scan_json(str(path), data, expected)
 
 
-def collect_problems(path: str | Path) -> list[Problem]:
-    """Every problem of an annotation file (empty when it reads cleanly)."""
-    return scan_annotations(path).problems
-
-
 def _read(path: str | Path, expected: Iterable[str]) -> AnnotationScan:
     scan = scan_annotations(path, expected)
     if scan.problems:
         first = scan.problems[0]
         raise DataError(first.file, first.message, first.record, first.field)
+    if scan.warnings:
+        log.warning("%s: %d record(s) with odd fields the model does not read, kept "
+                    "(first: %s)", path, len(scan.warnings), scan.warnings[0])
     return scan
 
 
@@ -517,16 +564,6 @@ def read_clip_eval(path: str | Path) -> tuple[str, list[ADEvent]]:
     scan = _read(path, CLIP_DATASETS)
     assert scan.format is not None
     return scan.format, scan.events
-
-
-def references(events: Iterable[ADEvent]) -> dict[str, list[str]]:
-    """Ground-truth ADs keyed by event uid, the shape the scorers take."""
-    refs: dict[str, list[str]] = {}
-    for event in events:
-        if not event.uid:
-            raise ValueError(f"event of {event.video_id} at {event.start}s has no uid")
-        refs.setdefault(event.uid, []).append(event.text)
-    return refs
 
 
 # ---------------------------------------------------------------------------- writing
@@ -642,7 +679,8 @@ def _clip_dict(event: ADEvent) -> dict[str, Any]:
         "char_pred": _chars(event, "char_pred", event.candidates, _CLIP_CANDIDATE),
         "key_name": event.video_id,
         "prob": _chars(event, "prob", event.refined, _CLIP_CANDIDATE),
-        "prob_data": scores + list(_layout(event).get("prob_data_pad", [])),
+        "prob_data": (scores + list(_layout(event).get("prob_data_pad", [])))[
+            :_layout(event).get("prob_data_len")],
     })
     return _arrange(event, fields)
 

@@ -17,9 +17,13 @@ TV-AD) sample exactly like ``(T, D)`` frames.
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 
-SAMPLINGS = ("tsn", "linspace", "linspace_pad", "all")
+from uniad.config import Sampling
+
+SAMPLINGS = get_args(Sampling)  # declared once, as the config field's choices
 
 
 def tsn_indices(num_frames: int, length: int, rng: np.random.Generator) -> np.ndarray:

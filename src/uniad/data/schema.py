@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from uniad.errors import UniADError
+
+if TYPE_CHECKING:  # annotations only: checking a JSON file must not import torch
+    import torch
 
 
-class SchemaError(ValueError):
+class SchemaError(UniADError, ValueError):
     """A record field holds an invalid value; ``field`` is its dotted path."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -32,13 +35,40 @@ def require_text(value: Any, name: str, allow_empty: bool = False) -> None:
         raise SchemaError(name, "is empty")
 
 
+#: Longest time accepted, in seconds (about 11.6 days): no film or episode is longer, so a
+#: larger value is a unit or data error (``1e308`` would overflow every frame index).
+MAX_SECONDS = 1e6
+
+
+def brief(value: Any) -> str:
+    """``repr`` for messages, cut short; huge integers are described, not printed (Python
+    refuses to print integers over 4,300 digits, and nobody wants to read them)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real number (not a bool) that converts to a finite float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return value.bit_length() <= 1000  # float() of a larger int overflows
+    return math.isfinite(value)
+
+
 def require_time(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SchemaError(name, f"expected seconds as a number, got {value!r}")
-    if not math.isfinite(value):
-        raise SchemaError(name, f"is not finite ({value!r})")
+        raise SchemaError(name, f"expected seconds as a number, got {brief(value)}")
+    if not is_finite_number(value):
+        what = "too large" if isinstance(value, int) else "not finite"
+        raise SchemaError(name, f"is {what} ({brief(value)})")
     if value < 0:
-        raise SchemaError(name, f"is negative ({value!r})")
+        raise SchemaError(name, f"is negative ({brief(value)})")
+    if value > MAX_SECONDS:
+        raise SchemaError(name, f"is {brief(value)} seconds, more than {MAX_SECONDS:.0e} "
+                          "(11 days): a unit or data error")
 
 
 @dataclass(frozen=True)
@@ -64,11 +94,8 @@ class Character:
         require_text(self.name, "name", allow_empty=True)
         require_text(self.role, "role", allow_empty=True)
         require_text(self.short_name, "short_name", allow_empty=True)
-        if self.score is not None and (
-            isinstance(self.score, bool) or not isinstance(self.score, (int, float))
-            or not math.isfinite(self.score)
-        ):
-            raise SchemaError("score", f"expected a finite number, got {self.score!r}")
+        if self.score is not None and not is_finite_number(self.score):
+            raise SchemaError("score", f"expected a finite number, got {brief(self.score)}")
 
     @property
     def display_name(self) -> str:

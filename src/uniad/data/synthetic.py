@@ -47,6 +47,7 @@ from uniad.data.features import write_feature_store
 from uniad.data.formats import write_mad_eval, write_mad_train
 from uniad.data.schema import ADEvent, Character
 from uniad.errors import DataError
+from uniad.io import refuse_existing_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +384,7 @@ def make_world(
     params = WorldParams(movies=movies, seed=seed, dim=dim, eval_movies=eval_movies, **overrides)
     params.check()
     out = Path(out_dir)
+    refuse_existing_file(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
 
     pool = _make_pool(params)
@@ -403,7 +405,7 @@ def make_world(
         cast={m.movie_id: list(m.cast) for m in world},
     )
     bank.save(files[3])
-    files[4].write_text(json.dumps(_world_record(params, world, held_out), indent=1) + "\n")
+    write_json(files[4], _world_record(params, world, held_out), indent=1)
 
     summary = WorldSummary(
         out_dir=out,

@@ -44,6 +44,7 @@ class FileReport:
     kind: str  # an annotation format, "features", "bank", or "unknown"
     problems: list[Problem] = field(default_factory=list)
     summary: str = ""
+    warnings: list[Problem] = field(default_factory=list)  # reported, not failing
 
     @property
     def ok(self) -> bool:
@@ -51,9 +52,10 @@ class FileReport:
 
     def lines(self) -> list[str]:
         """What the command prints: one line per problem, or one OK line."""
+        notes = [f"warning: {w}" for w in self.warnings]
         if self.problems:
-            return [str(p) for p in self.problems]
-        return [f"{self.path}: OK ({self.summary})"]
+            return [str(p) for p in self.problems] + notes
+        return notes + [f"{self.path}: OK ({self.summary})"]
 
 
 def file_kind(path: Path) -> str:
@@ -171,7 +173,8 @@ def _mapping_report(path: Path, data: dict[str, Any]) -> FileReport:
 def _annotations_report(path: Path, data: Any, store: FeatureStore | None,
                         bank: Any) -> FileReport:
     scan = formats.scan_json(str(path), data)
-    report = FileReport(str(path), scan.format or "unknown", list(scan.problems))
+    report = FileReport(str(path), scan.format or "unknown", list(scan.problems),
+                        warnings=list(scan.warnings))
     if scan.format in formats.FORMATS:
         if store is not None:
             report.problems += missing_features(scan, store)

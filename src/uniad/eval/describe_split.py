@@ -14,6 +14,7 @@ a checkpoint, so the two reports compare line by line.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +25,10 @@ from tqdm import tqdm
 from uniad.data.schema import ADEvent
 from uniad.errors import DataError
 from uniad.eval.evaluate import (
-    LINES_FILE, EvalResult, _append, _check_run, read_lines, sample_cider, split_references,
+    LINES_FILE, EvalResult, check_output_folder, check_run, output_lock, read_lines, sample_cider,
+    split_references,
 )
+from uniad.io import AppendLog
 from uniad.eval.inputs import References
 from uniad.eval.report import write_outputs
 from uniad.eval.scoring import ScoreOptions, score
@@ -69,16 +72,23 @@ def evaluate_describer(
     and write the report files (``uniad.eval.report``)."""
 
     out, videos = Path(out_dir), Path(videos)
-    options = options or ScoreOptions()
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out)
     chosen = events if limit is None else events[:limit]
     files = {e.video_id: find_video(videos, e, data) for e in chosen}  # all checked first
-    _check_run(out, {"describer": (settings or {}).get("describer"),
+    with output_lock(out):
+        return _describe_locked(make_describer, events, chosen, files, references, out,
+                                options or ScoreOptions(), words_per_second, min_words, resume,
+                                settings, videos)
+
+
+def _describe_locked(make_describer, events, chosen, files, references, out, options,
+                     words_per_second, min_words, resume, settings, videos) -> EvalResult:
+    check_run(out, {"describer": (settings or {}).get("describer"),
                      "words_per_second": words_per_second, "min_words": min_words}, resume)
     done = {r["uid"]: r for r in read_lines(out / LINES_FILE)}
     pending = [e for e in chosen if e.uid not in done]
     describers: dict[str, PromptedDescriber] = {}
-    with (out / LINES_FILE).open("a", encoding="utf-8") as handle:
+    with AppendLog(out / LINES_FILE) as lines:
         for event in tqdm(sorted(pending, key=lambda e: (e.video_id, e.start)), desc="describing",
                           unit="AD"):
             if event.video_id not in describers:
@@ -96,7 +106,7 @@ def evaluate_describer(
             record = {"uid": event.uid, "prediction": text, "reference": event.text,
                       "video_id": event.video_id, "start": event.start, "end": event.end,
                       "context": [r["prediction"] for r in earlier]}
-            _append(handle, [record])
+            lines.append([json.dumps(record, ensure_ascii=False)])
             done[event.uid] = record
     records = [done[e.uid] for e in chosen]
     predictions = {r["uid"]: r["prediction"] for r in records}

@@ -6,31 +6,39 @@ that are not there yet. ``run.json`` records the settings the lines were generat
 a rerun with other settings refuses to mix them. Scoring goes through the metrics driver
 (:func:`uniad.eval.scoring.score`), plus the synthetic name/pronoun accuracies when the
 world's truth is given; :mod:`uniad.eval.report` writes what people open.
+
+Scorers that need truth evaluate does not know (the synthetic world's subjects) come in
+as :class:`SampleScorer` objects, so this module imports nothing of the world.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Iterator, Protocol
 
 from tqdm import tqdm
 
 from uniad.config import GenerationConfig
 from uniad.data.dataset import ADDataset
-from uniad.data.synthetic import EventTruth
-from uniad.errors import UniADError
+from uniad.errors import OutputError, UniADError
 from uniad.eval.inputs import References
 from uniad.eval.scoring import ScoreOptions, score
-from uniad.eval.synthetic_accuracy import judge_all, synthetic_accuracy
+from uniad.io import AppendLog, output_error, refuse_existing_file, write_json, write_text
+from uniad.model.folder import CONFIG_FILE, FINAL_DIR, WEIGHTS_FILE
 
 log = logging.getLogger(__name__)
 
-LINES_FILE, RUN_FILE = "predictions.jsonl", "run.json"
+LINES_FILE, RUN_FILE, LOCK_FILE = "predictions.jsonl", "run.json", ".lock"
+#: What a training run or checkpoint folder holds and an evaluation folder never does.
+TRAINING_MARKS = (CONFIG_FILE, "checkpoints", FINAL_DIR, WEIGHTS_FILE)
 _NOT_IDENTITY = ("world", "device")  # settings that do not change what is generated
 
 
@@ -52,6 +60,22 @@ class EvalResult:
     @property
     def predictions(self) -> dict[str, str]:
         return {r["uid"]: r["prediction"] for r in self.records}
+
+
+class SampleScorer(Protocol):
+    """Scores predictions against truth only its owner knows (``uniad.world``'s subjects).
+
+    ``judge`` returns one judgement per uid it can check; ``summarise`` turns any subset of
+    them into numbers (each label in ``labels`` plus its count ``"<label> n"``), used for
+    the whole split and per movie; ``note`` says where the numbers come from.
+    """
+
+    labels: tuple[str, ...]
+    note: str
+
+    def judge(self, predictions: Mapping[str, str]) -> Mapping[str, Any]: ...
+
+    def summarise(self, judgements: Iterable[Any]) -> dict[str, float | int]: ...
 
 
 LORA_NOTES = {
@@ -87,7 +111,7 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
                 raise UniADError(f"{path}: line {n + 1} is not JSON ({err}); "
                                  "rerun with --no-resume to start over") from err
             log.warning("%s: dropping a torn last line (interrupted write)", path)
-            path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+            write_text(path, "".join(json.dumps(r) + "\n" for r in records))
             break
         if not isinstance(record, dict) or not {"uid", "prediction"} <= set(record):
             raise UniADError(f"{path}: line {n + 1} lacks 'uid'/'prediction'; "
@@ -96,26 +120,67 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _append(handle, records: list[dict[str, Any]]) -> None:
-    for record in records:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    handle.flush()
-    os.fsync(handle.fileno())  # a batch on disk survives a crash of the process or machine
+def check_output_folder(out: Path) -> None:
+    """Refuse an ``--out`` that would overwrite something evaluate does not own: a file,
+    a training run folder (its ``run.json`` is the run's provenance) or a checkpoint."""
+    refuse_existing_file(out, "--out")
+    owned_by = next((name for name in TRAINING_MARKS if (out / name).exists()), None)
+    if owned_by is not None:
+        raise OutputError(f"--out {out}: is a training run or checkpoint folder (it holds "
+                          f"{owned_by}); evaluating there would overwrite its run.json. "
+                          f"Use a folder of its own, e.g. --out {out / 'eval'}")
 
 
-def _check_run(out: Path, generation_settings: dict[str, Any], resume: bool) -> None:
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` for the whole evaluation: a second ``uniad evaluate`` into the
+    same folder is refused at once instead of generating everything a second time."""
+    path = out / LOCK_FILE
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as err:
+        raise output_error(err, path) from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise OutputError(f"--out {out}: another `uniad evaluate` ({holder}) is writing "
+                              "into this folder; wait for it or use another --out") from None
+        with contextlib.suppress(OSError):  # the note is for people; the lock is the flock
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}\n")
+            handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+def check_run(out: Path, generation_settings: dict[str, Any], resume: bool) -> None:
     """Start fresh, or make sure the existing lines came from the same settings."""
     run_file, lines = out / RUN_FILE, out / LINES_FILE
+    before = None
     if not resume:
         lines.unlink(missing_ok=True)
     elif run_file.is_file() and lines.is_file():
-        before = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            before = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise UniADError(f"{run_file}: unreadable ({err}); rerun with --no-resume to "
+                             "start over") from None
+        if not isinstance(before, dict):
+            raise UniADError(f"{run_file}: expected an object of settings; rerun with "
+                             "--no-resume to start over")
         if before != generation_settings:
             changed = sorted(k for k in set(before) | set(generation_settings)
                              if before.get(k) != generation_settings.get(k))
             raise UniADError(f"{lines}: generated with other settings ({', '.join(changed)} "
                              "differ); use another --out or --no-resume")
-    run_file.write_text(json.dumps(generation_settings, indent=2) + "\n", encoding="utf-8")
+    if before != generation_settings:  # unchanged: nothing to write (nor to fail writing)
+        write_json(run_file, generation_settings)
 
 
 def generate_split(
@@ -132,7 +197,7 @@ def generate_split(
         log.info("resuming: %d of %d samples already generated", len(indices) - len(pending),
                  len(indices))
     step = max(1, generation.batch_size)
-    with (out / LINES_FILE).open("a", encoding="utf-8") as handle, \
+    with AppendLog(out / LINES_FILE) as lines, \
             tqdm(total=len(pending), desc="generating", unit="AD") as bar:
         for start in range(0, len(pending), step):
             samples = [dataset[i] for i in pending[start:start + step]]
@@ -143,7 +208,12 @@ def generate_split(
                  "context": list(s.context_texts)}
                 for s, text in zip(samples, texts)
             ]
-            _append(handle, batch)
+            try:
+                lines.append([json.dumps(r, ensure_ascii=False) for r in batch])
+            except OutputError as err:
+                kept = len(indices) - len(pending) + start
+                raise OutputError(f"{err}; {kept} prediction(s) are kept there: free space "
+                                  "and rerun the same command to generate only the rest") from None
             done.update((r["uid"], r) for r in batch)
             bar.update(len(batch))
     records = [done[dataset.events[i].uid] for i in indices]
@@ -195,7 +265,7 @@ def evaluate(
     *,
     generation: GenerationConfig | None = None,
     options: ScoreOptions | None = None,
-    truth: dict[str, EventTruth] | None = None,
+    scorers: Sequence[SampleScorer] = (),
     references: References | None = None,
     batch_size: int | None = None,
     limit: int | None = None,
@@ -205,16 +275,23 @@ def evaluate(
     """Generate for ``dataset`` into ``out_dir``, score, and write the report files.
 
     ``settings`` (checkpoint, data files, ...) are recorded in ``scores.json`` and
-    ``report.md`` beside the decoding and scoring settings.
+    ``report.md`` beside the decoding and scoring settings. The folder is locked for the
+    whole call and must not be a training run folder (:func:`check_output_folder`).
     """
+    out = Path(out_dir)
+    check_output_folder(out)
+    with output_lock(out):
+        return _evaluate_locked(model, dataset, out, generation, options, scorers, references,
+                                batch_size, limit, resume, settings)
+
+
+def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: GenerationConfig | None,
+                     options: ScoreOptions | None, scorers: Sequence[SampleScorer],
+                     references: References | None, batch_size: int | None, limit: int | None,
+                     resume: bool, settings: dict[str, Any] | None) -> EvalResult:
     from uniad.eval.report import write_outputs
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    width = dataset.features.feature_shape[-1] if dataset.features.feature_shape else None
-    if width is not None and width != model.config.model.feature_dim:
-        raise UniADError(f"the checkpoint expects features of width {model.config.model.feature_dim} "
-                         f"(model.feature_dim) but {dataset.features.path} has width {width}")
+    dataset.features.check_width(model.config.model.feature_dim)
     generation = dataclasses.replace(generation or model.config.generation)
     if batch_size is not None:
         generation.batch_size = batch_size
@@ -223,18 +300,19 @@ def evaluate(
     # What the generated lines depend on; a resume under other values would mix outputs.
     lora = model.config.model.release_lora  # which LoRA semantics generated the lines
     identity = {k: v for k, v in (settings or {}).items() if k not in _NOT_IDENTITY}
-    _check_run(out, {"decoding": decoding, "data_settings": dataclasses.asdict(dataset.config),
+    check_run(out, {"decoding": decoding, "data_settings": dataclasses.asdict(dataset.config),
                      "lora": lora, **identity}, resume)
 
     records, generated = generate_split(model, dataset, out, generation, limit)
     predictions = {r["uid"]: r["prediction"] for r in records}
     refs = split_references(dataset, list(predictions), references)
     report = score(predictions, refs, options)
-    if truth is not None:
-        accuracies = synthetic_accuracy(predictions, truth)
-        report.scores.update({k: v for k, v in accuracies.items() if not k.endswith(" n")})
-        report.counts.update({k: int(v) for k, v in accuracies.items() if k.endswith(" n")})
-        report.notes.append("NameAcc/PronounAcc: synthetic-world truth (uniad.eval.synthetic_accuracy)")
+    judged = [(scorer, scorer.judge(predictions)) for scorer in scorers]
+    for scorer, judgements in judged:
+        numbers = scorer.summarise(judgements.values())
+        report.scores.update({k: v for k, v in numbers.items() if not k.endswith(" n")})
+        report.counts.update({k: int(v) for k, v in numbers.items() if k.endswith(" n")})
+        report.notes.append(scorer.note)
     empty = sum(not p.strip() for p in predictions.values())
     report.counts.update({
         "events": len(dataset) + len(dataset.dropped), "dropped by the dataset": len(dataset.dropped),
@@ -262,5 +340,10 @@ def evaluate(
         dropped=list(dataset.dropped), without_context=list(dataset.without_context),
         generated_now=generated,
     )
-    write_outputs(result, judge_all(predictions, truth) if truth is not None else None)
+    try:
+        write_outputs(result, judged)
+    except OutputError as err:
+        raise OutputError(f"{err}; the {len(records)} predictions are kept in "
+                          f"{out / LINES_FILE}: rerun the same command to write the report "
+                          "without generating again") from None
     return result

@@ -104,6 +104,11 @@ def load_references(path: str | Path) -> References:
     if fmt is None:
         return _plain_references(path, data)
     events = read_annotations(path).events
+    empty = [e.uid for e in events if not e.text.strip()]
+    if empty:
+        raise DataError(path, f"{len(empty)} record(s) have an empty reference AD (e.g. "
+                        f"{', '.join(empty[:3])}); nothing can be scored against them",
+                        record=empty[0], field="ad")
     texts = {e.uid: [e.text] for e in events}
     by_group: dict[str, list] = {}
     for e in events:

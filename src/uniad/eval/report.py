@@ -9,35 +9,35 @@ dataset order.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from uniad.eval.scoring import ScoreReport, report_markdown
-from uniad.eval.synthetic_accuracy import Judgement, accuracy
+from uniad.eval.scoring import ScoreReport, report_markdown, write_scores
+from uniad.io import write_json, write_text
 
 if TYPE_CHECKING:
-    from uniad.eval.evaluate import EvalResult
+    from uniad.eval.evaluate import EvalResult, SampleScorer
+
+    Judged = Sequence[tuple[SampleScorer, Mapping[str, Any]]]
 
 EXAMPLES = 5  # best and worst examples shown in report.md
 _SHOWN_DROPS = 50  # dropped samples listed in report.md (scores.json lists all)
 
 
-def write_outputs(result: EvalResult, judgements: Mapping[str, Judgement] | None = None) -> None:
+def write_outputs(result: EvalResult, judged: Judged = ()) -> None:
     """predictions.json, scores.json, report.md and per_movie.csv into ``result.out_dir``."""
     out = result.out_dir
-    (out / "predictions.json").write_text(
-        json.dumps(result.predictions, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    payload = {
-        "scores": result.scores, "counts": result.counts, "notes": result.notes,
+    write_json(out / "predictions.json", result.predictions, indent=1)
+    write_scores(out / "scores.json", result, {
         "settings": result.settings,
         "dropped": [{"uid": uid, "reason": why} for uid, why in result.dropped],
         "kept_without_previous_clip": result.without_context,
-    }
-    (out / "scores.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(report_text(result), encoding="utf-8")
-    write_per_movie(out / "per_movie.csv", result, judgements)
+    })
+    write_text(out / "report.md", report_text(result))
+    write_per_movie(out / "per_movie.csv", result, judged)
 
 
 def _example(record: dict, cider: float) -> list[str]:
@@ -79,11 +79,10 @@ def report_text(result: EvalResult, examples: int = EXAMPLES) -> str:
     return "\n".join(lines)
 
 
-def per_movie_rows(
-    result: EvalResult, judgements: Mapping[str, Judgement] | None = None
-) -> list[dict[str, object]]:
-    """One row per movie: sample count, mean per-sample CIDEr-D and, with synthetic truth,
-    name/pronoun accuracy (empty where the movie has no such event)."""
+def per_movie_rows(result: EvalResult, judged: Judged = ()) -> list[dict[str, object]]:
+    """One row per movie: sample count, mean per-sample CIDEr-D and each extra scorer's
+    numbers (with synthetic truth: name/pronoun accuracy; empty where the movie has no
+    such event)."""
     by_movie: dict[str, list[str]] = {}
     for record in result.records:
         by_movie.setdefault(record["video_id"], []).append(record["uid"])
@@ -93,20 +92,19 @@ def per_movie_rows(
             "movie": movie, "n": len(uids),
             "CIDEr": round(sum(result.sample_cider[u] for u in uids) / len(uids), 4),
         }
-        if judgements is not None:
-            acc = accuracy(judgements[u] for u in uids if u in judgements)
-            for label in ("NameAcc", "PronounAcc"):
-                row[label] = round(acc[label], 4) if label in acc else ""
-                row[f"{label} n"] = acc[f"{label} n"]
+        for scorer, judgements in judged:
+            numbers = scorer.summarise(judgements[u] for u in uids if u in judgements)
+            for label in scorer.labels:
+                row[label] = round(numbers[label], 4) if label in numbers else ""
+                row[f"{label} n"] = numbers[f"{label} n"]
         rows.append(row)
     return rows
 
 
-def write_per_movie(
-    path: Path, result: EvalResult, judgements: Mapping[str, Judgement] | None = None
-) -> None:
-    rows = per_movie_rows(result, judgements)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["movie", "n", "CIDEr"])
-        writer.writeheader()
-        writer.writerows(rows)
+def write_per_movie(path: Path, result: EvalResult, judged: Judged = ()) -> None:
+    rows = per_movie_rows(result, judged)
+    handle = io.StringIO(newline="")
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["movie", "n", "CIDEr"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, handle.getvalue())

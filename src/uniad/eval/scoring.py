@@ -6,13 +6,14 @@ coref, judge) and where every choice that affects a number becomes a note in the
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from uniad.eval.inputs import References
 from uniad.errors import UniADError
+from uniad.io import write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +146,14 @@ def report_markdown(report: ScoreReport, title: str = "UniAD scores") -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_scores(path: Path, report: ScoreReport | Any, extra: dict[str, Any]) -> None:
+    """``scores.json``, the one writer (``uniad score`` and ``uniad evaluate``): numbers,
+    counts and notes of ``report`` (a ScoreReport or an EvalResult), then ``extra``."""
+    write_json(path, {"scores": report.scores, "counts": report.counts, "notes": report.notes,
+                      **extra})
+
+
 def write_report(report: ScoreReport, out_dir: str | Path, provenance: dict[str, str]) -> None:
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {"scores": report.scores, "counts": report.counts, "notes": report.notes, **provenance}
-    (out / "scores.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(report_markdown(report), encoding="utf-8")
+    write_scores(out / "scores.json", report, provenance)
+    write_text(out / "report.md", report_markdown(report))

@@ -66,6 +66,23 @@ def accuracy(judgements: Iterable[Judgement]) -> dict[str, float | int]:
     return out
 
 
+class WorldScorer:
+    """Name and pronoun accuracy as an extra scorer for :func:`uniad.eval.evaluate.evaluate`
+    (which knows nothing of the world: the world brings its own truth)."""
+
+    labels = ("NameAcc", "PronounAcc")
+    note = "NameAcc/PronounAcc: synthetic-world truth (name and pronoun of each AD's subject)"
+
+    def __init__(self, truth: Mapping[str, EventTruth]) -> None:
+        self.truth = truth
+
+    def judge(self, predictions: Mapping[str, str]) -> dict[str, Judgement]:
+        return judge_all(predictions, self.truth)
+
+    def summarise(self, judgements: Iterable[Judgement]) -> dict[str, float | int]:
+        return accuracy(judgements)
+
+
 def synthetic_accuracy(
     predictions: Mapping[str, str], truth: Mapping[str, EventTruth]
 ) -> dict[str, float | int]:

@@ -39,7 +39,6 @@ from transformers import (
 
 from uniad.config import ModelConfig
 from uniad.errors import UniADError
-from uniad.model.params import count_parameters  # noqa: F401  (re-exported: part of the LLM API)
 from uniad.model.tiny import build_tiny_llm
 
 log = logging.getLogger(__name__)

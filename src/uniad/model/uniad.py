@@ -21,12 +21,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save
 from torch import nn
 
-from uniad.config import GenerationConfig, UniADConfig, load_config
+from uniad.config import GenerationConfig, UniADConfig
 from uniad.data.schema import Sample
 from uniad.errors import UniADError
+from uniad.io import write_bytes, write_json
 from uniad.model.batch import gather_blocks
 from uniad.model.decode import DecodeSettings, PrefilledLM, bucket_by_length, decode
 from uniad.model.llm import apply_lora, embedding_width, load_llm, save_llm, text_decoder, vocab_size
@@ -42,7 +43,10 @@ from uniad.model.sequence import (
     sequence_length,
 )
 
-CONFIG_FILE, WEIGHTS_FILE, LLM_FILE, LLM_DIR = "config.yaml", "model.safetensors", "llm.json", "llm"
+from uniad.model.folder import (  # the checkpoint folder contract, re-exported for callers
+    CONFIG_FILE, LLM_DIR, LLM_FILE, WEIGHTS_FILE, check_llm, checkpoint_dir, read_config,
+    read_identity, read_weights, tokenizer_identity,
+)
 KEPT_FROZEN = ("context_placeholder",)  # frozen weights a checkpoint still holds
 
 
@@ -351,6 +355,7 @@ class UniAD(nn.Module):
             "llm": self.llm_spec,
             "hidden_size": embedding_width(self.llm),
             "vocab_size": vocab_size(self.llm),
+            **tokenizer_identity(self.tokenizer),
         }
 
     def save_pretrained(self, directory: str | Path) -> Path:
@@ -361,13 +366,13 @@ class UniAD(nn.Module):
         self.unmerge_lora()  # the base weights must be saved without the adapters folded in
         self.config.save(out / CONFIG_FILE)
         state = {k: v.contiguous().cpu() for k, v in self.trainable_state_dict().items()}
-        save_file(state, out / WEIGHTS_FILE)
+        write_bytes(out / WEIGHTS_FILE, save(state))
         identity = self.llm_identity()
         if self.llm_spec == "tiny":
             # unload() strips the adapters; on a copy, so this model keeps its own.
             save_llm(copy.deepcopy(self.llm).unload(), self.tokenizer, out / LLM_DIR)
             identity["saved_in"] = LLM_DIR
-        (out / LLM_FILE).write_text(json.dumps(identity, indent=2) + "\n")
+        write_json(out / LLM_FILE, identity)
         return out
 
     @classmethod
@@ -384,23 +389,14 @@ class UniAD(nn.Module):
         Loading is strict: missing or unexpected weights, a shape mismatch, or an LLM whose
         hidden size or vocabulary differs from the one trained on raise :class:`UniADError`.
         """
-        folder = Path(directory)
-        for name in (CONFIG_FILE, WEIGHTS_FILE, LLM_FILE):
-            if not (folder / name).is_file():
-                raise UniADError(f"{folder}: not a UniAD checkpoint ({name} is missing)")
-        config = load_config(path=folder / CONFIG_FILE)
-        identity = json.loads((folder / LLM_FILE).read_text())
+        folder = checkpoint_dir(directory)
+        config, identity = read_config(folder), read_identity(folder)
+        weights = read_weights(folder)
         spec = llm or (str(folder / identity["saved_in"]) if "saved_in" in identity else identity["llm"])
         base, tokenizer = load_llm(spec, dtype=dtype, device=device)
-        for key, found in (("hidden_size", embedding_width(base)), ("vocab_size", vocab_size(base))):
-            if found != identity[key]:
-                raise UniADError(
-                    f"{folder}: the checkpoint was trained on LLM '{identity['llm']}' with "
-                    f"{key}={identity[key]}, but LLM '{spec}' has {key}={found}; "
-                    "pass the LLM it was trained on (--llm)"
-                )
+        check_llm(folder, identity, spec, embedding_width(base), vocab_size(base), tokenizer)
         model = cls(config, base, tokenizer, llm_spec=identity["llm"] if llm is None else llm).to(device)
-        model.load_trainable(load_file(folder / WEIGHTS_FILE), source=str(folder / WEIGHTS_FILE))
+        model.load_trainable(weights, source=str(folder / WEIGHTS_FILE))
         return model
 
     def load_trainable(self, state: dict[str, torch.Tensor], source: str = "state dict") -> None:

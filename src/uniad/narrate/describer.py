@@ -22,7 +22,7 @@ import torch
 
 from uniad.data.charbank import CharacterBank
 from uniad.data.features import FeatureStore
-from uniad.data.sampling import sample_frames
+from uniad.data.samples import assemble_sample, clip_tensor
 from uniad.data.schema import ADEvent, CharacterEntry, Sample
 from uniad.narrate.pipeline import Description
 from uniad.narrate.screen_text import ScreenText, texts_during
@@ -68,9 +68,7 @@ class UniADDescriber:
 
     def clip(self, start: float, end: float) -> torch.Tensor:
         """The span's frames sampled as in evaluation (deterministic)."""
-        frames = self.store.window(self.video_id, start, end)
-        sampled = sample_frames(frames, self.data.video_length, self.data.eval_sampling)
-        return torch.from_numpy(sampled)
+        return clip_tensor(self.store, self.video_id, start, end, self.data, self.data.eval_sampling)
 
     def characters_for(self, clip: torch.Tensor) -> list[CharacterEntry]:
         """All cast, or the ``max_characters`` nearest to the clip's mean frame (cosine)."""
@@ -88,15 +86,11 @@ class UniADDescriber:
         contexts = list(previous)[-self.data.context_ads:] if self.data.context_ads else []
         event = ADEvent(self.video_id, slot.start, slot.end, "",
                         uid=f"{self.video_id}#{slot.start:.3f}")
-        return Sample(
-            sample_id=event.uid,
-            event=event,
-            video=video,
-            previous_videos=[self.clip(ad.start, ad.end) for ad in earlier],
-            context_texts=[ad.text for ad in contexts],
-            characters=self.characters_for(video),
-            screen_text=[t.text for t in texts_during(self.screen_texts, slot)],
-        )
+        return assemble_sample(event, self.store, self.data, self.data.eval_sampling,
+                               previous=[(ad.start, ad.end) for ad in earlier],
+                               context_texts=[ad.text for ad in contexts],
+                               characters=self.characters_for(video), target=None, video=video,
+                               screen_text=[t.text for t in texts_during(self.screen_texts, slot)])
 
     def banned_ids(self, avoid: Sequence[str]) -> list[list[int]]:
         """Token sequences generation must not produce: the ids this describer generated

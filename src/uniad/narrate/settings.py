@@ -63,6 +63,9 @@ class NarrationSettings:
                         or not low <= value <= high:
                     raise UniADError(f"narration setting '{f.name}' must be a number in "
                                      f"[{low}, {high}], got {value!r}")
+        if self.min_gap_s > self.max_len_s:
+            raise UniADError(f"narration settings: min_gap_s={self.min_gap_s} must not exceed "
+                             f"max_len_s={self.max_len_s} (no gap could be used)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,12 +13,15 @@ import tempfile
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from uniad.errors import UniADError
+from uniad.io import write_bytes
+from uniad.narrate.tracks import NarratedAD
 from uniad.narrate.video import resample
 
 
@@ -45,12 +48,13 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
     """Mono float32 in [-1, 1] to 16-bit PCM WAV (clipped, never wrapped)."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as f:
+    buffer = BytesIO()
+    with wave.open(buffer, "wb") as f:
         f.setnchannels(1)
         f.setsampwidth(2)
         f.setframerate(sample_rate)
         f.writeframes(pcm.tobytes())
-    return Path(path)
+    return write_bytes(path, buffer.getvalue())
 
 
 class EspeakEngine:

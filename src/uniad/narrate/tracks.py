@@ -17,6 +17,8 @@ from typing import Any
 import srt
 import webvtt
 
+from uniad.io import write_text
+
 
 @dataclass(frozen=True)
 class NarratedAD:
@@ -49,9 +51,7 @@ def write_srt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
         srt.Subtitle(i + 1, timedelta(seconds=ad.start), timedelta(seconds=ad.end), ad.text)
         for i, ad in enumerate(sorted(ads, key=lambda a: a.start))
     ]
-    path = Path(path)
-    path.write_text(srt.compose(subs), encoding="utf-8")
-    return path
+    return write_text(path, srt.compose(subs))
 
 
 def write_vtt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
@@ -70,9 +70,7 @@ def write_vtt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
             for i, ad in enumerate(sorted(ads, key=lambda a: a.start))
         ]
     )
-    path = Path(path)
-    doc.save(str(path))
-    return path
+    return write_text(path, doc.content)
 
 
 def write_json(
@@ -87,9 +85,7 @@ def write_json(
             for ad in sorted(ads, key=lambda a: a.start)
         ],
     }
-    path = Path(path)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    return write_text(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

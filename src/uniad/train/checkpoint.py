@@ -18,6 +18,7 @@ containers only and is read back with ``torch.load(weights_only=True)``: never u
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -27,16 +28,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save
 from torch import nn
 
-from uniad.errors import UniADError
+from uniad.errors import OutputError, UniADError
+from uniad.io import output_error, write_bytes, write_json, write_text
+from uniad.model.folder import WEIGHTS_FILE, read_safetensors
 
 log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
-WEIGHTS = "model.safetensors"
+WEIGHTS = WEIGHTS_FILE
 STATE = "state.pt"
 META = "meta.json"
 _TMP = ".tmp-"
@@ -60,7 +63,7 @@ def trainable_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def load_trainable(model: nn.Module, path: Path) -> None:
     """Load trainable weights, refusing missing or unknown names (no silent strict=False)."""
-    tensors = load_file(str(path))
+    tensors = read_safetensors(Path(path))
     expected = set(trainable_state_dict(model))
     missing = sorted(expected - set(tensors))
     unexpected = sorted(set(tensors) - expected)
@@ -74,22 +77,9 @@ def load_trainable(model: nn.Module, path: Path) -> None:
         raise UniADError(f"{path}: model has no parameters named {result.unexpected_keys[:5]}")
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_path(path.parent)
+def save_file(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """safetensors' ``save_file``, written by the atomic writer (disk errors named)."""
+    write_bytes(path, save(tensors))
 
 
 def _is_complete(folder: Path) -> bool:
@@ -151,20 +141,25 @@ def save_checkpoint(
     tmp = root / f"{_TMP}{name}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir()
-    save_file(weights, str(tmp / WEIGHTS))
-    torch.save(state, tmp / STATE)
-    # meta.json last: its presence marks the folder complete.
-    (tmp / META).write_text(json.dumps(meta, indent=2))
-    for name_ in (WEIGHTS, STATE, META):
-        _fsync_path(tmp / name_)
-    _fsync_path(tmp)
-    final = root / name
-    if final.exists():  # a stale folder of the same step (e.g. a resumed run re-saving)
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync_path(root)
-    _write_text_atomic(root / LATEST, name + "\n")
+    try:
+        tmp.mkdir()
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        save_file(weights, tmp / WEIGHTS)
+        write_bytes(tmp / STATE, buffer.getvalue())
+        # meta.json last: its presence marks the folder complete.
+        write_json(tmp / META, meta)
+        final = root / name
+        if final.exists():  # a stale folder of the same step (e.g. a resumed run re-saving)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except (OSError, OutputError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = f"the earlier checkpoints in {root} are intact"
+        if isinstance(err, OutputError):
+            raise OutputError(f"{err}; {kept}") from None
+        raise output_error(err, tmp, kept=kept) from None
+    write_text(root / LATEST, name + "\n")
     _prune(root, keep, current=final)
     return final
 
@@ -182,5 +177,8 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         state = torch.load(folder / STATE, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - report which file is bad, whatever the cause
         raise UniADError(f"{folder / STATE}: cannot read training state ({err})") from err
-    meta = json.loads((folder / META).read_text())
+    try:
+        meta = json.loads((folder / META).read_text())
+    except (OSError, ValueError) as err:
+        raise UniADError(f"{folder / META}: cannot read checkpoint metadata ({err})") from None
     return state, meta

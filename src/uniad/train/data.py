@@ -5,6 +5,7 @@ Kept apart from the command so evaluation code can open a split the same way.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -34,7 +35,8 @@ def open_split(
     dataset = ADDataset(events, store, characters, config, training=training, seed=seed)
     if len(dataset) == 0:
         raise UniADError(
-            f"{annotations}: no usable events ({len(dataset.dropped)} dropped; see the warnings above)"
+            f"{annotations}: no usable events ({len(dataset.dropped)} dropped; first: "
+            f"{': '.join(dataset.dropped[0]) if dataset.dropped else 'none'})"
         )
     return dataset
 
@@ -70,11 +72,15 @@ def within_token_limit(dataset: ADDataset, model: UniAD, config: UniADConfig) ->
 def build_for_training(train_set: ADDataset, config: UniADConfig) -> tuple[UniAD, ADDataset]:
     """The model `uniad train` trains on ``train_set`` and the part of the set it keeps.
 
-    The config records the features' encoder (so `uniad narrate` can refuse others); the
-    seed is set before building so every rank starts alike (DDP also broadcasts rank 0's);
-    the "tiny" LLM's tokenizer learns the split's texts.
+    The model's config (a copy: ``config`` itself is never written to) records the
+    features' encoder, so `uniad narrate` can refuse others; write ``model.config`` into the
+    run folder. The seed is set before building so every rank starts alike (DDP also
+    broadcasts rank 0's); the "tiny" LLM's tokenizer learns the split's texts.
     """
-    config.model.visual_encoder = train_set.features.attrs.get("encoder") or None
+    train_set.features.check_width(config.model.feature_dim)
+    encoder = train_set.features.attrs.get("encoder") or None
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model,
+                                                                   visual_encoder=encoder))
     torch.manual_seed(config.train.seed)
     model = UniAD.build(config, corpus=tokenizer_corpus(train_set))
     return model, within_token_limit(train_set, model, config)

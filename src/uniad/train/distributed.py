@@ -85,11 +85,6 @@ def wrap_model(model: nn.Module, ctx: DistContext, find_unused_parameters: bool)
     )
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The user's model under any DDP wrapper (state dicts without ``module.``)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def barrier(ctx: DistContext) -> None:
     if dist.is_initialized():
         dist.barrier()

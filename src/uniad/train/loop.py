@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from uniad.config import TrainConfig
 from uniad.errors import UniADError
+from uniad.model.folder import FINAL_DIR
 from uniad.train import checkpoint as ckpt
 from uniad.train.distributed import (
     DistContext,
@@ -50,7 +50,7 @@ from uniad.train.schedule import build_scheduler, total_steps
 
 log = logging.getLogger(__name__)
 
-FINAL = "final"
+FINAL = FINAL_DIR
 
 
 @dataclass
@@ -358,7 +358,7 @@ class Trainer:
                 self.model.save_pretrained(final)
             else:
                 final.mkdir(parents=True, exist_ok=True)
-                save_file(ckpt.trainable_state_dict(self.model), str(final / ckpt.WEIGHTS))
+                ckpt.save_file(ckpt.trainable_state_dict(self.model), final / ckpt.WEIGHTS)
             plot_losses(self.run_dir)
         barrier(self.ctx)
 

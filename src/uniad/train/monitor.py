@@ -13,11 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from uniad.io import AppendLog, atomic_path, write_json
+from uniad.model.folder import CONFIG_FILE
+
 METRICS = "metrics.jsonl"
 TENSORBOARD = "tensorboard"
 LOSS_PLOT = "loss.png"
 RUN_INFO = "run.json"
-CONFIG = "config.yaml"
+CONFIG = CONFIG_FILE  # run-folder names are defined once, in uniad.model.folder
 
 
 def git_commit(where: Path | None = None) -> str:
@@ -54,7 +57,7 @@ def write_run_info(
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **(extra or {}),
     }
-    (run_dir / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    write_json(run_dir / RUN_INFO, info)
 
 
 class RunMonitor:
@@ -75,8 +78,8 @@ class RunMonitor:
         if not self.enabled:
             return
         record = {"step": step, "split": split, "time": round(time.time(), 3), **values}
-        with open(self.run_dir / METRICS, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        with AppendLog(self.run_dir / METRICS) as metrics:
+            metrics.append([json.dumps(record)])
         for key, value in values.items():
             self._tb.add_scalar(f"{split}/{key}", value, step)
         self._tb.flush()
@@ -116,6 +119,7 @@ def plot_losses(run_dir: Path) -> Path | None:
     ax.grid(alpha=0.3)
     out = Path(run_dir) / LOSS_PLOT
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return out

@@ -21,6 +21,7 @@ from uniad.data.synthetic import (
 from uniad.errors import UniADError
 from uniad.eval.evaluate import EvalResult, evaluate
 from uniad.eval.scoring import ScoreOptions
+from uniad.eval.synthetic_accuracy import WorldScorer
 from uniad.model.uniad import UniAD
 from uniad.train.data import build_for_training, open_split
 from uniad.train.loop import TrainResult, train
@@ -64,7 +65,7 @@ def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTrai
     """Train a fresh UniAD on the world's training split into ``run_dir`` (as `uniad train`)."""
     started = time.perf_counter()
     model, train_set = build_for_training(open_world_split(world, config, "train"), config)
-    write_run_info(run_dir, config, {"world": str(world)})
+    write_run_info(run_dir, model.config, {"world": str(world)})
     result = train(model, train_set, config.train, run_dir, collate_fn=collate_samples)
     return WorldTraining(model, result, time.perf_counter() - started, len(train_set))
 
@@ -80,7 +81,7 @@ def evaluate_on_world(
     world's name/pronoun truth."""
     eval_set = open_world_split(world, model.config, "eval")
     return evaluate(model, eval_set, out_dir, options=ScoreOptions(metrics=metrics),
-                    truth=load_world_truth(world), resume=False, limit=limit,
+                    scorers=[WorldScorer(load_world_truth(world))], resume=False, limit=limit,
                     settings={"world": str(world)})
 
 
