@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from uniad.narrate.encoder import VIT_L14, random_clip_encoder
-from uniad.narrate.sample_media import make_video
+from uniad.world.sample_media import make_video
 from uniad.narrate.video import iter_frames
 
 log = logging.getLogger("bench_narrate")

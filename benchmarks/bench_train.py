@@ -66,13 +66,13 @@ from benchmarks.bench_generate import resident_kib
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import collate_samples
 from uniad.data.schema import Sample
-from uniad.data.synthetic import make_world
+from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.sequence import SequenceBuilder, TextSegment, sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.train.loop import train
-from uniad.train.world import open_world_split
+from uniad.world.training import open_world_split
 
 log = logging.getLogger("bench_train")
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from uniad.data.synthetic import make_world
+from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.sequence import sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
-from uniad.train.world import open_world_split
+from uniad.world.training import open_world_split
 
 # Benchmarks live outside the package and import each other as `benchmarks.*` (as
 # `uniad bench` runs them): put this checkout's root on the path.

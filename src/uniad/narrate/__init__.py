@@ -5,6 +5,5 @@ One module per step: ``video`` (PyAV decoding), ``encoder`` (CLIP image features
 (gaps between dialogue), ``tracks`` (SRT/WebVTT/JSON, fitting text to a slot), ``speech``
 (TTS fitted to slots), ``mix`` (adding the AD track with ffmpeg), ``pipeline`` (the
 steps around the model, which it reaches through one callable), ``run`` (all of it for
-`uniad narrate`), ``sample_media`` (a film, subtitles and cast made with ffmpeg) and
-``demo_step`` (the demo narrating that film).
+`uniad narrate`). The demo's sample film and its narration live in :mod:`uniad.world`.
 """

@@ -1,7 +1,7 @@
 """The demo's last step: narrate a sample film that it generates itself.
 
 A newcomer has no film, no cast photos and no CLIP weights, so the demo makes all three:
-the sample media of :mod:`uniad.narrate.sample_media` and a small *random* CLIP tower
+the sample media of :mod:`uniad.world.sample_media` and a small *random* CLIP tower
 whose recipe is its name (:func:`uniad.narrate.encoder.random_clip_name`), projected to
 the model's feature width. A model trained on the synthetic world recorded the encoder
 ``"synthetic"``, which no frame can go through, hence the explicit
@@ -19,7 +19,7 @@ from uniad.narrate.encoder import (
     VisualEncoder, encoder_from_name, random_clip_encoder, random_clip_name,
 )
 from uniad.narrate.run import NarrationResult, load_model, narrate
-from uniad.narrate.sample_media import make_sample_media
+from uniad.world.sample_media import make_sample_media
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ BLOCK = 10.0
 BLOCK_LINES = ((0.5, 2.0), (5.0, 6.5))
 LINES = ("Where were you?", "Out.", "Sit down.", "Who called?", "Nobody.", "Look at me.")
 
-# Names from the synthetic world's lists (uniad.data.synthetic), so a model trained there
+# Names from the synthetic world's lists (uniad.world.synthetic), so a model trained there
 # has seen them as AD names.
 DEFAULT_CAST = (
     Character(id="anna", name="A. Okafor", role="Anna Berg", short_name="Anna", gender="female"),
