@@ -4,17 +4,15 @@ same budget, and the table reports what the evaluation measured."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from uniad.world.synthetic import load_world
+from uniad.bench import bench_learn as bench
 from uniad.world.training import chance_name_accuracy
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.*`, as `uniad bench`
-from benchmarks import bench_learn as bench  # noqa: E402
 
 
 

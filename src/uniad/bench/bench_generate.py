@@ -17,7 +17,7 @@ is its own: the figure is the peak resident set (``ru_maxrss``) minus the reside
 after the model is built and warmed up. ``tracemalloc`` would not see it: PyTorch
 allocates tensors outside Python's allocator.
 
-Run from the repository root: ``python -m benchmarks.bench_generate [--json OUT]``.
+Run as ``uniad bench generate`` or ``python -m uniad.bench.bench_generate [--json OUT]``.
 """
 
 from __future__ import annotations
@@ -191,9 +191,8 @@ def spawn(args: argparse.Namespace, method: str) -> dict:
     """Run one method in a fresh interpreter so its memory peak is not the other's."""
     settings = ("samples", "batch_size", "num_beams", "max_new_tokens", "threads", "seed")
     argv = [x for name in settings for x in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
-    command = [sys.executable, "-m", "benchmarks.bench_generate", *argv, "--method", method]
-    done = subprocess.run(command, capture_output=True, text=True, check=False,
-                          cwd=Path(__file__).resolve().parents[1])
+    command = [sys.executable, "-m", "uniad.bench.bench_generate", *argv, "--method", method]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{method} run failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -9,7 +9,7 @@ encoder; weights do not change speed) encodes a handful of frames after one warm
 batch. The figure that matters is the real-time factor: seconds of compute per second of
 film at 5 fps (``5 / frames_per_second``).
 
-Run from the repository root: ``python -m benchmarks.bench_narrate [--json OUT]``.
+Run as ``uniad bench narrate`` or ``python -m uniad.bench.bench_narrate [--json OUT]``.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ a median far below the mean shows it. The tiny LLM's activations are a small par
 peak, so gradient checkpointing saves little memory here; its time cost is the figure that
 carries over.
 
-Run from the repository root: ``python -m benchmarks.bench_train [--json OUT]``, or
+Run as ``uniad bench train`` or ``python -m uniad.bench.bench_train [--json OUT]``, or
 ``uniad bench train [--json OUT]`` (about 2-3 minutes on 2 cores).
 """
 
@@ -62,7 +62,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch.utils.data import DataLoader
 
-from benchmarks.bench_generate import resident_kib
+from uniad.bench.bench_generate import resident_kib
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import collate_samples
 from uniad.data.schema import Sample
@@ -285,9 +285,8 @@ def spawn(args: argparse.Namespace, spec: dict) -> dict:
     argv = ["--world", str(args.world), "--steps", str(args.steps), "--warmup", str(args.warmup),
             "--seed", str(args.seed), "--batch-sizes", *map(str, args.batch_sizes)]
     argv += [x for item in args.set for x in ("--set", item)]
-    command = [sys.executable, "-m", "benchmarks.bench_train", *argv, "--child", json.dumps(spec)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False,
-                          cwd=Path(__file__).resolve().parents[1])
+    command = [sys.executable, "-m", "uniad.bench.bench_train", *argv, "--child", json.dumps(spec)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"setting {spec} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
