@@ -19,7 +19,8 @@ from uniad.world.synthetic import (
     BANK_FILE, EVAL_FILE, FEATURES_FILE, TRAIN_FILE, load_world, load_world_truth,
 )
 from uniad.errors import UniADError
-from uniad.eval.evaluate import EvalResult, evaluate
+from uniad.eval.evaluate import evaluate
+from uniad.eval.report import EvalResult
 from uniad.eval.scoring import ScoreOptions
 from uniad.world.accuracy import WorldScorer
 from uniad.model.uniad import UniAD
