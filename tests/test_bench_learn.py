@@ -1,4 +1,4 @@
-"""benchmarks/bench_learn.py: each model of the table trains with its own switches and the
+"""uniad/bench/bench_learn.py: each model of the table trains with its own switches and the
 same budget, and the table reports what the evaluation measured."""
 
 from __future__ import annotations

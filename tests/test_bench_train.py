@@ -1,4 +1,4 @@
-"""benchmarks/bench_train.py: the figures it reports agree with the samples it timed."""
+"""uniad/bench/bench_train.py: the figures it reports agree with the samples it timed."""
 
 from __future__ import annotations
 
