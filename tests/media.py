@@ -1,6 +1,6 @@
 """Test media made on the fly with the ffmpeg binary: no binary fixtures in the repository.
 
-The generators live in :mod:`uniad.narrate.sample_media` (the demo makes its sample film
+The generators live in :mod:`uniad.world.sample_media` (the demo makes its sample film
 with them); this module fixes the tests' timeline and keeps the test-only helpers. The
 video is FFmpeg's ``testsrc`` pattern with a sine tone muted over known intervals, so
 tests know exactly where the silent gaps are; the SRT holds dialogue with known gaps.
@@ -12,8 +12,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from uniad.narrate import sample_media
-from uniad.narrate.sample_media import make_image, run_ffmpeg  # noqa: F401 (re-export)
+from uniad.world import sample_media
+from uniad.world.sample_media import make_image, run_ffmpeg  # noqa: F401 (re-export)
 
 DURATION = 12.0
 SILENT = ((2.0, 4.5), (7.0, 9.5))  # muted intervals of the tone (seconds)

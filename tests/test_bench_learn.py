@@ -1,20 +1,18 @@
-"""benchmarks/bench_learn.py: each model of the table trains with its own switches and the
+"""uniad/bench/bench_learn.py: each model of the table trains with its own switches and the
 same budget, and the table reports what the evaluation measured."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from uniad.data.synthetic import load_world
-from uniad.train.world import chance_name_accuracy
+from uniad.world.synthetic import load_world
+from uniad.bench import bench_learn as bench
+from uniad.world.training import chance_name_accuracy
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.*`, as `uniad bench`
-from benchmarks import bench_learn as bench  # noqa: E402
 
 
 
@@ -41,7 +39,7 @@ def test_bench_learn_trains_each_variant_and_reports_its_scores(tmp_path: Path, 
 
 
 def test_chance_is_the_mean_inverse_cast_size_over_naming_ads(tmp_path: Path) -> None:
-    from uniad.data.synthetic import make_world
+    from uniad.world.synthetic import make_world
 
     make_world(tmp_path, movies=4, eval_movies=2, events_min=6, events_max=9, cast_min=2,
                cast_max=5)

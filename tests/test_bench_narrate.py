@@ -1,12 +1,10 @@
-"""benchmarks/bench_narrate.py: the OCR rate and the describers' seconds per slot."""
+"""uniad.bench.bench_narrate: the OCR rate and the describers' seconds per slot."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks.*`, as `uniad bench`
-from benchmarks import bench_narrate as bench  # noqa: E402
+from uniad.bench import bench_narrate as bench
 
 
 def test_ocr_rate_and_describer_seconds_per_slot_are_measured(tmp_path: Path) -> None:

@@ -1,24 +1,20 @@
-"""benchmarks/bench_train.py: the figures it reports agree with the samples it timed."""
+"""uniad/bench/bench_train.py: the figures it reports agree with the samples it timed."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from uniad.data.synthetic import make_world
+from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.sequence import sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
-from uniad.train.world import open_world_split
+from uniad.bench import bench_train as bench
+from uniad.world.training import open_world_split
 
-# Benchmarks live outside the package and import each other as `benchmarks.*` (as
-# `uniad bench` runs them): put this checkout's root on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import bench_train as bench  # noqa: E402
 
 BATCH, WARMUP, STEPS = 3, 1, 2
 

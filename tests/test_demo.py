@@ -8,7 +8,7 @@ from pathlib import Path
 import srt
 
 from uniad.cli import main
-from uniad.data.synthetic import load_world_truth
+from uniad.world.synthetic import load_world_truth
 
 
 

@@ -14,11 +14,11 @@ from uniad.cli import main
 from uniad.config import load_config
 from uniad.data.dataset import ADDataset
 from uniad.data.formats import read_annotations
-from uniad.data.synthetic import EventTruth, load_world_truth, make_world
+from uniad.world.synthetic import EventTruth, load_world_truth, make_world
 from uniad.errors import UniADError
 from uniad.eval.evaluate import LINES_FILE, evaluate, read_lines
 from uniad.eval.scoring import ScoreOptions
-from uniad.eval.synthetic_accuracy import WorldScorer, judge, synthetic_accuracy
+from uniad.world.accuracy import WorldScorer, judge, synthetic_accuracy
 from uniad.model.uniad import UniAD
 from uniad.train.data import open_split
 

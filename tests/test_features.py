@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import multiprocessing
 import pickle
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -257,10 +255,7 @@ def test_validate_clean_and_unreadable(store_path, tmp_path):
 
 def test_benchmark_reads_whole_movies_the_release_way(tmp_path):
     """A tiny benchmark run: the release's way must allocate a whole movie, ours a window."""
-    bench_file = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_features.py"
-    spec = importlib.util.spec_from_file_location("bench_features", bench_file)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    from uniad.bench import bench_features as bench
     out = tmp_path / "figures.json"
     assert bench.main(["--movies", "2", "--min-minutes", "4", "--max-minutes", "5",
                        "--dim", "64", "--windows", "40", "--release-windows", "4",

@@ -14,7 +14,7 @@ from PIL import Image
 from uniad.cli import main
 from uniad.narrate.openai_stub import StubChatServer
 from uniad.narrate.prompt import CastPortrait, SlotContext, build_prompt, parse_answer
-from uniad.narrate.sample_media import Caption, make_image, make_text_video
+from uniad.world.sample_media import Caption, make_image, make_text_video
 
 LONG = ("Anna walks slowly across the wide platform towards the last train while the "
         "lights above her flicker and the doors begin to close behind her.")

@@ -7,7 +7,7 @@ from media import make_srt
 
 from uniad.errors import UniADError
 from uniad.narrate.gaps import find_gaps, speech_spans, split_at
-from uniad.narrate.sample_media import make_dialogue_film
+from uniad.world.sample_media import make_dialogue_film
 from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.shots import shot_cuts
 from uniad.narrate.slots import Slot

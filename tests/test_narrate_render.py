@@ -15,7 +15,7 @@ from uniad.narrate.deliver import write_deliverables
 from uniad.narrate.gaps import find_gaps, speech_spans
 from uniad.narrate.pipeline import Description
 from uniad.narrate.plan import plan_cues
-from uniad.narrate.sample_media import make_dialogue_film
+from uniad.world.sample_media import make_dialogue_film
 from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.video import probe
 

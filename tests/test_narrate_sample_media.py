@@ -7,11 +7,11 @@ import srt
 from media import ffprobe_duration, ffprobe_streams
 
 from uniad.data.schema import Character
-from uniad.data.synthetic import FEMALE_NAMES, MALE_NAMES
+from uniad.world.synthetic import FEMALE_NAMES, MALE_NAMES
 from uniad.errors import UniADError
 from uniad.narrate.cast import read_cast
-from uniad.narrate.sample_media import dialogue_layout, make_sample_media
 from uniad.narrate.slots import slots_between, speech_intervals
+from uniad.world.sample_media import dialogue_layout, make_sample_media
 from uniad.narrate.video import decode_audio, probe
 
 

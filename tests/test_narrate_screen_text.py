@@ -8,7 +8,7 @@ from media import DIALOGUE, DURATION, SILENT
 
 from uniad.errors import UniADError
 from uniad.narrate.ocr import FrameText, TesseractOCR, TextBlock, scan_video
-from uniad.narrate.sample_media import Caption, make_text_video
+from uniad.world.sample_media import Caption, make_text_video
 from uniad.narrate.screen_text import (
     ScreenText, cue_text, place_cues, texts_during, track_texts,
 )

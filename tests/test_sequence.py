@@ -253,7 +253,7 @@ def test_long_targets_are_dropped_and_counted(tokenizer, caplog):
 
 def test_inspect_prints_a_samples_layout(tmp_path, capsys):
     from uniad.cli import main
-    from uniad.data.synthetic import make_world
+    from uniad.world.synthetic import make_world
 
     make_world(tmp_path, movies=2, dim=FEATURE_DIM, events_min=4, events_max=5)
     code = main([

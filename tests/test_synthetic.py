@@ -15,7 +15,7 @@ import torch
 from uniad.data.charbank import CharacterBank
 from uniad.data.features import FeatureStore
 from uniad.data.formats import read_annotations
-from uniad.data.synthetic import (
+from uniad.world.synthetic import (
     BANK_FILE, EVAL_FILE, FEATURES_FILE, TRAIN_FILE, WORLD_FILE, WorldParams, load_world,
     load_world_truth, make_world,
 )

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from uniad.cli import main
-from uniad.data.synthetic import make_world
+from uniad.world.synthetic import make_world
 from uniad.model.uniad import UniAD
 from uniad.train import checkpoint as ckpt
 

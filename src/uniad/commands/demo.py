@@ -34,7 +34,7 @@ NARRATION_SECONDS = 30.0
 
 def build_world(args: argparse.Namespace):
     """Step 1: write the synthetic world into ``args.out`` (a new temp dir when unset)."""
-    from uniad.data.synthetic import make_world
+    from uniad.world.synthetic import make_world
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="uniad-demo-"))
     extra = {k: v for k, v in QUICK_WORLD.items() if k != "movies"} if args.quick else {}
@@ -61,7 +61,7 @@ def _recast_example(world: dict) -> str | None:
 def describe_world(summary) -> None:
     """Print what the world holds: sizes, a recast face, a name-then-pronoun run, files."""
     from uniad.data.formats import read_mad_train
-    from uniad.data.synthetic import TRAIN_FILE, load_world, load_world_truth
+    from uniad.world.synthetic import TRAIN_FILE, load_world, load_world_truth
 
     world = load_world(summary.out_dir)
     truth = load_world_truth(summary.out_dir)
@@ -100,7 +100,7 @@ def _settings(args: argparse.Namespace) -> list[str]:
 
 def show_examples(records: list[dict], truth: dict, count: int = EXAMPLES) -> None:
     """A few held-out ADs, generated beside reference, marked by the name/pronoun check."""
-    from uniad.eval.synthetic_accuracy import judge
+    from uniad.world.accuracy import judge
 
     print(f"\nGenerated vs reference ({count} of {len(records)} held-out ADs):")
     step = max(1, len(records) // count)
@@ -112,9 +112,9 @@ def show_examples(records: list[dict], truth: dict, count: int = EXAMPLES) -> No
 
 def run_demo(args: argparse.Namespace) -> int:
     """World -> training -> evaluation -> examples -> narration, with a time per step."""
-    from uniad.data.synthetic import load_world_truth
-    from uniad.narrate.demo_step import narrate_sample
-    from uniad.train.world import evaluate_on_world, train_on_world, world_config
+    from uniad.world.synthetic import load_world_truth
+    from uniad.world.narration import narrate_sample
+    from uniad.world.training import evaluate_on_world, train_on_world, world_config
 
     llm = "tiny" if args.quick else args.llm
     timings: dict[str, float] = {}

@@ -84,8 +84,8 @@ def _handler(args: argparse.Namespace) -> int:
     import torch
 
     from uniad.config import load_config
-    from uniad.data.synthetic import WORLD_FILE, load_world_truth
-    from uniad.eval.synthetic_accuracy import WorldScorer
+    from uniad.world.synthetic import WORLD_FILE, load_world_truth
+    from uniad.world.accuracy import WorldScorer
     from uniad.errors import DataError, UniADError
     from uniad.eval.evaluate import check_output_folder, evaluate
     from uniad.eval.inputs import load_references

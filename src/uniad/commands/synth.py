@@ -2,7 +2,7 @@
 
 The world is the project's embedded dataset: small movies in the real on-disk formats in
 which naming needs the character bank and pronouns need the context (see
-``uniad.data.synthetic``). Same seed, same files.
+``uniad.world.synthetic``). Same seed, same files.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def format_size(num_bytes: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uniad.data.synthetic import make_world
+    from uniad.world.synthetic import make_world
 
     summary = make_world(args.out, movies=args.movies, seed=args.seed, dim=args.dim,
                          eval_movies=args.eval_movies)

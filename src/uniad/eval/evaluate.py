@@ -19,7 +19,6 @@ import fcntl
 import json
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Iterator, Protocol
@@ -30,6 +29,7 @@ from uniad.config import GenerationConfig
 from uniad.data.dataset import ADDataset
 from uniad.errors import OutputError, UniADError
 from uniad.eval.inputs import References
+from uniad.eval.report import EvalResult, write_outputs
 from uniad.eval.scoring import ScoreOptions, score
 from uniad.io import AppendLog, output_error, refuse_existing_file, write_json, write_text
 from uniad.model.folder import CONFIG_FILE, FINAL_DIR, WEIGHTS_FILE
@@ -40,26 +40,6 @@ LINES_FILE, RUN_FILE, LOCK_FILE = "predictions.jsonl", "run.json", ".lock"
 #: What a training run or checkpoint folder holds and an evaluation folder never does.
 TRAINING_MARKS = (CONFIG_FILE, "checkpoints", FINAL_DIR, WEIGHTS_FILE)
 _NOT_IDENTITY = ("world", "device")  # settings that do not change what is generated
-
-
-@dataclass
-class EvalResult:
-    """What an evaluation produced; ``records`` are the prediction lines, in dataset order."""
-
-    out_dir: Path
-    scores: dict[str, float]
-    counts: dict[str, int]
-    notes: list[str]
-    settings: dict[str, Any]
-    records: list[dict[str, Any]]
-    sample_cider: dict[str, float] = field(default_factory=dict)
-    dropped: list[tuple[str, str]] = field(default_factory=list)
-    without_context: list[str] = field(default_factory=list)  # kept with fewer previous clips
-    generated_now: int = 0
-
-    @property
-    def predictions(self) -> dict[str, str]:
-        return {r["uid"]: r["prediction"] for r in self.records}
 
 
 class SampleScorer(Protocol):
@@ -289,8 +269,6 @@ def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: Generatio
                      options: ScoreOptions | None, scorers: Sequence[SampleScorer],
                      references: References | None, batch_size: int | None, limit: int | None,
                      resume: bool, settings: dict[str, Any] | None) -> EvalResult:
-    from uniad.eval.report import write_outputs
-
     dataset.features.check_width(model.config.model.feature_dim)
     generation = dataclasses.replace(generation or model.config.generation)
     if batch_size is not None:

@@ -1,5 +1,5 @@
-"""The files an evaluation leaves for people: predictions.json, scores.json, report.md,
-per_movie.csv.
+"""What an evaluation produced (:class:`EvalResult`) and the files it leaves for people:
+predictions.json, scores.json, report.md, per_movie.csv.
 
 Best and worst examples are ranked by per-sample CIDEr-D (the same pooled computation as
 the corpus score, so a sample's number is comparable with the table above it); ties keep
@@ -12,6 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +20,32 @@ from uniad.eval.scoring import ScoreReport, report_markdown, write_scores
 from uniad.io import write_json, write_text
 
 if TYPE_CHECKING:
-    from uniad.eval.evaluate import EvalResult, SampleScorer
+    from uniad.eval.evaluate import SampleScorer
 
     Judged = Sequence[tuple[SampleScorer, Mapping[str, Any]]]
 
 EXAMPLES = 5  # best and worst examples shown in report.md
 _SHOWN_DROPS = 50  # dropped samples listed in report.md (scores.json lists all)
+
+
+@dataclass
+class EvalResult:
+    """What an evaluation produced; ``records`` are the prediction lines, in dataset order."""
+
+    out_dir: Path
+    scores: dict[str, float]
+    counts: dict[str, int]
+    notes: list[str]
+    settings: dict[str, Any]
+    records: list[dict[str, Any]]
+    sample_cider: dict[str, float] = field(default_factory=dict)
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    without_context: list[str] = field(default_factory=list)  # kept with fewer previous clips
+    generated_now: int = 0
+
+    @property
+    def predictions(self) -> dict[str, str]:
+        return {r["uid"]: r["prediction"] for r in self.records}
 
 
 def write_outputs(result: EvalResult, judged: Judged = ()) -> None:

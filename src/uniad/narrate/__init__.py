@@ -9,7 +9,6 @@ seam), ``plan`` (descriptions planned into gaps), ``speech`` (TTS voices), ``fit
 (speech fitted into its gap), ``tracks`` (SRT/WebVTT/JSON), ``dapt`` (W3C DAPT),
 ``mix`` (the AD stream with ffmpeg), ``extended`` (the paused video), ``review`` (the
 ``ad.html`` page), ``browser`` (headless Chromium for it), ``deliver`` (every output),
-``edit`` (`uniad render` from an edited track), ``run`` (all of it for `uniad narrate`),
-``sample_media`` (films, subtitles and casts made with ffmpeg) and ``demo_step`` (the
-demo narrating its film).
+``edit`` (`uniad render` from an edited track), and ``run`` (all of it for `uniad narrate`). The demo's sample film and its narration
+live in :mod:`uniad.world`.
 """

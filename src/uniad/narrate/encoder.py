@@ -201,3 +201,19 @@ class OpenCLIPEncoder:
         if not chunks:
             return np.zeros((0, self.feature_dim), dtype=np.float32)
         return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+# A CLIP vision tower small enough to encode 30 s at 5 fps in seconds on a laptop CPU.
+DEMO_CLIP = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                 num_attention_heads=4, image_size=64, patch_size=16)
+
+
+def demo_encoder(recorded: str | None, feature_dim: int) -> VisualEncoder:
+    """The random CLIP the checkpoint recorded when it was trained on one, else
+    :data:`DEMO_CLIP` projected to ``feature_dim``: what a checkpoint trained on synthetic
+    features (``uniad demo``) is narrated with, from the CLI as in the demo."""
+    rebuilt = encoder_from_name(recorded) if recorded else None
+    if rebuilt is not None:
+        return rebuilt
+    recipe = {**DEMO_CLIP, "projection_dim": feature_dim}
+    return random_clip_encoder(name=random_clip_name(**recipe), **recipe)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from uniad.narrate.sample_media import run_ffmpeg
+from uniad.narrate.ffmpeg import run_ffmpeg
 from uniad.narrate.speech import Speech
 from uniad.narrate.tracks import NarratedAD
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from uniad.narrate.sample_media import run_ffmpeg
+from uniad.narrate.ffmpeg import run_ffmpeg
 from uniad.narrate.speech import NATURAL_WPM, Speech, TTSEngine, read_wav, write_wav
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from uniad.narrate.describers import (
     check_read_text, parse_describer, prompted_describer, read_screen_text,
 )
 from uniad.narrate.dialogue import read_dialogue
-from uniad.narrate.encoder import CLIPVisionEncoder, VisualEncoder, encoder_from_name
+from uniad.narrate.encoder import CLIPVisionEncoder, VisualEncoder, demo_encoder, encoder_from_name
 from uniad.narrate.extract import (
     cache_path, check_encoder, extract_features, store_encoder, video_id_for,
 )
@@ -102,8 +102,6 @@ def _uniad_describer(model, video, cast, encoder, fps, cache_dir, out, allow_enc
         # A `uniad demo` checkpoint: trained on synthetic-world features no frame can
         # produce. Its narration uses the demo's own deterministic random CLIP (rebuilt from
         # its recipe), as the demo does, and says so in the log and in ad.json.
-        from uniad.narrate.demo_step import demo_encoder
-
         encoder = demo_encoder(None, expected.feature_dim)
         allow_encoder_mismatch = True
     visual = resolve_encoder(encoder, expected.visual_encoder)

@@ -1,7 +1,7 @@
 """The demo's last step: narrate a sample film that it generates itself.
 
 A newcomer has no film, no cast photos and no CLIP weights, so the demo makes all three:
-the sample media of :mod:`uniad.narrate.sample_media` and a small *random* CLIP tower
+the sample media of :mod:`uniad.world.sample_media` and a small *random* CLIP tower
 whose recipe is its name (:func:`uniad.narrate.encoder.random_clip_name`), projected to
 the model's feature width. A model trained on the synthetic world recorded the encoder
 ``"synthetic"``, which no frame can go through, hence the explicit
@@ -15,28 +15,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from uniad.narrate.encoder import (
-    VisualEncoder, encoder_from_name, random_clip_encoder, random_clip_name,
-)
+from uniad.narrate.encoder import demo_encoder
 from uniad.narrate.run import NarrationResult, load_model, narrate
-from uniad.narrate.sample_media import make_sample_media
+from uniad.world.sample_media import make_sample_media
 
 log = logging.getLogger(__name__)
-
-# A CLIP vision tower small enough to encode 30 s at 5 fps in seconds on a laptop CPU.
-DEMO_CLIP = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                 num_attention_heads=4, image_size=64, patch_size=16)
-
-
-def demo_encoder(recorded: str | None, feature_dim: int) -> VisualEncoder:
-    """The random CLIP the checkpoint recorded when it was trained on one, else
-    :data:`DEMO_CLIP` projected to ``feature_dim``."""
-    rebuilt = encoder_from_name(recorded) if recorded else None
-    if rebuilt is not None:
-        return rebuilt
-    recipe = {**DEMO_CLIP, "projection_dim": feature_dim}
-    return random_clip_encoder(name=random_clip_name(**recipe), **recipe)
-
 
 def narrate_sample(
     model: Any,

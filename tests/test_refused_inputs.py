@@ -27,7 +27,7 @@ from test_narrate_run import media  # noqa: F401 - the narration fixture (video,
 from uniad.cli import EXIT_CRASH, EXIT_ERROR, EXIT_PROBLEMS, main
 from uniad.config import AtLeast1, load_config
 from uniad.data.formats import read_annotations
-from uniad.data.synthetic import make_world
+from uniad.world.synthetic import make_world
 from uniad.eval.evaluate import LINES_FILE, output_lock
 from uniad.model.uniad import UniAD
 

@@ -25,6 +25,7 @@ import srt
 
 from uniad.data.schema import Character
 from uniad.errors import UniADError
+from uniad.narrate.ffmpeg import run_ffmpeg
 from uniad.narrate.speech import EspeakEngine, Speech, assemble_track, write_wav
 
 Interval = tuple[float, float]
@@ -36,7 +37,7 @@ BLOCK = 10.0
 BLOCK_LINES = ((0.5, 2.0), (5.0, 6.5))
 LINES = ("Where were you?", "Out.", "Sit down.", "Who called?", "Nobody.", "Look at me.")
 
-# Names from the synthetic world's lists (uniad.data.synthetic), so a model trained there
+# Names from the synthetic world's lists (uniad.world.synthetic), so a model trained there
 # has seen them as AD names.
 DEFAULT_CAST = (
     Character(id="anna", name="A. Okafor", role="Anna Berg", short_name="Anna", gender="female"),
@@ -45,21 +46,6 @@ DEFAULT_CAST = (
 # Two photos per character, two shades of one colour: the bank averages them.
 PHOTO_COLOURS = (("red", "darkred"), ("blue", "navy"), ("green", "darkgreen"),
                  ("orange", "chocolate"), ("purple", "indigo"), ("gold", "goldenrod"))
-
-
-def require_ffmpeg() -> None:
-    if shutil.which("ffmpeg") is None:
-        raise UniADError("generating sample media needs the ffmpeg binary "
-                         "(e.g. apt install ffmpeg)")
-
-
-def run_ffmpeg(args: Sequence[str]) -> None:
-    """Run ``ffmpeg -y`` quietly; a failure raises with ffmpeg's own last words."""
-    require_ffmpeg()
-    done = subprocess.run(["ffmpeg", "-v", "error", "-y", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        said = done.stderr.strip().splitlines() or ["no message"]
-        raise UniADError(f"ffmpeg failed ({said[-1]}): ffmpeg {' '.join(args)}")
 
 
 def mute_filter(silent: Sequence[Interval]) -> str:

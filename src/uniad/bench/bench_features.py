@@ -8,7 +8,7 @@ release's frame rounding so they return identical arrays (checked). Peak memory 
 ``tracemalloc`` peak while reading (numpy buffers are traced), measured on separate passes
 so tracing does not slow the timed ones.
 
-Run from the repository root: ``python -m benchmarks.bench_features [--json OUT]``.
+Run as ``uniad bench features`` or ``python -m uniad.bench.bench_features [--json OUT]``.
 """
 
 from __future__ import annotations

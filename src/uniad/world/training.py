@@ -1,7 +1,7 @@
 """Train and evaluate UniAD on a synthetic world: the steps `uniad demo` and `uniad bench
 learn` share.
 
-A world folder (:func:`uniad.data.synthetic.make_world`) holds the real file formats, so
+A world folder (:func:`uniad.world.synthetic.make_world`) holds the real file formats, so
 these steps are the ones `uniad train` and `uniad evaluate` run, called in-process: the
 training split trains, the held-out movies (unseen name-face pairs) evaluate, and the
 world's truth adds the character-name and pronoun accuracies to CIDEr.
@@ -15,13 +15,14 @@ from pathlib import Path
 
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import ADDataset, collate_samples
-from uniad.data.synthetic import (
+from uniad.world.synthetic import (
     BANK_FILE, EVAL_FILE, FEATURES_FILE, TRAIN_FILE, load_world, load_world_truth,
 )
 from uniad.errors import UniADError
-from uniad.eval.evaluate import EvalResult, evaluate
+from uniad.eval.evaluate import evaluate
+from uniad.eval.report import EvalResult
 from uniad.eval.scoring import ScoreOptions
-from uniad.eval.synthetic_accuracy import WorldScorer
+from uniad.world.accuracy import WorldScorer
 from uniad.model.uniad import UniAD
 from uniad.train.data import build_for_training, open_split
 from uniad.train.loop import TrainResult, train

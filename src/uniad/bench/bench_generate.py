@@ -21,8 +21,8 @@ most) three ways, each timed after a warm-up, in one process, alternating rounds
 
 Greedy decoding is checked too (ids of ours and of ``hf-generate`` must be identical).
 Both LLMs are measured: the tiny random Llama and the embedded SmolLM2-135M-Instruct
-(``--llm``). Figures: ADs/s, new tokens/s, and ours / baseline ratios. Run from the
-repository root: ``uniad bench generate [--llm tiny|smollm2|both] [--json OUT]``.
+(``--llm``). Figures: ADs/s, new tokens/s, and ours / baseline ratios. Run as
+``uniad bench generate [--llm tiny|smollm2|both] [--json OUT]``.
 """
 
 from __future__ import annotations

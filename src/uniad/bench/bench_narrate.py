@@ -28,7 +28,7 @@ UniAD checkpoint on random-CLIP features), ``vlm`` (a tiny random LLaVA,
 models make this the pipeline's own cost per slot (frame seeking, prompt, image encoding,
 HTTP); a real VLM adds its generation time on top.
 
-Run from the repository root: ``uniad bench narrate [--part P] [--json OUT]``.
+Run as ``uniad bench narrate [--part P] [--json OUT]``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from uniad.narrate.encoder import VIT_L14, random_clip_encoder
-from uniad.narrate.sample_media import make_video
+from uniad.world.sample_media import make_video
 from uniad.narrate.video import iter_frames
 
 log = logging.getLogger("bench_narrate")
@@ -153,7 +153,7 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
     from uniad.narrate.gaps import find_gaps, speech_spans
     from uniad.narrate.pipeline import Description
     from uniad.narrate.plan import plan_cues
-    from uniad.narrate.sample_media import make_dialogue_film
+    from uniad.world.sample_media import make_dialogue_film
     from uniad.narrate.settings import NarrationSettings
     from uniad.narrate.shots import shot_cuts
     from uniad.narrate.speech import make_engine
@@ -206,7 +206,7 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
 def time_ocr(tmp: Path, size: str, seconds: float = 12.0) -> dict[str, float]:
     """Frames per second Tesseract reads on a film with a title, a sign and subtitles."""
     from uniad.narrate.ocr import TesseractOCR, scan_video
-    from uniad.narrate.sample_media import Caption, make_text_video
+    from uniad.world.sample_media import Caption, make_text_video
 
     captions = [Caption(0, 4, "THE LAST TRAIN", "title"), Caption(5, 11, "EXIT", "sign"),
                 Caption(6, 8, "Where were you?", "subtitle")]
@@ -242,7 +242,7 @@ def time_describer(tmp: Path, kind: str) -> float:
     """Seconds of the describe stage per described slot, narrating the 30 s sample film."""
     from uniad.narrate.openai_stub import StubChatServer
     from uniad.narrate.run import narrate
-    from uniad.narrate.sample_media import make_sample_media
+    from uniad.world.sample_media import make_sample_media
     from uniad.narrate.tiny_vlm import build_tiny_vlm
 
     media = make_sample_media(tmp / "film", duration=30.0)

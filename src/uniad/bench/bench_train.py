@@ -39,7 +39,7 @@ a median far below the mean shows it. The tiny LLM's activations are a small par
 peak, so gradient checkpointing saves little memory here; its time cost is the figure that
 carries over.
 
-Run from the repository root: ``python -m benchmarks.bench_train [--json OUT]``, or
+Run as ``uniad bench train`` or ``python -m uniad.bench.bench_train [--json OUT]``, or
 ``uniad bench train [--json OUT]`` (about 2-3 minutes on 2 cores).
 """
 
@@ -65,13 +65,13 @@ from torch.utils.data import DataLoader
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import collate_samples
 from uniad.data.schema import Sample
-from uniad.data.synthetic import make_world
+from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.sequence import SequenceBuilder, TextSegment, sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.train.loop import train
-from uniad.train.world import open_world_split
+from uniad.world.training import open_world_split
 
 log = logging.getLogger("bench_train")
 
@@ -344,9 +344,8 @@ def spawn(args: argparse.Namespace, spec: dict) -> dict:
     argv = ["--world", str(args.world), "--steps", str(args.steps), "--warmup", str(args.warmup),
             "--seed", str(args.seed), "--batch-sizes", *map(str, args.batch_sizes)]
     argv += [x for item in args.set for x in ("--set", item)]
-    command = [sys.executable, "-m", "benchmarks.bench_train", *argv, "--child", json.dumps(spec)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False,
-                          cwd=Path(__file__).resolve().parents[1])
+    command = [sys.executable, "-m", "uniad.bench.bench_train", *argv, "--child", json.dumps(spec)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"setting {spec} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,6 +1,6 @@
 """Character-name and pronoun accuracy on the synthetic world, where the truth is known.
 
-The synthetic world (:mod:`uniad.data.synthetic`) records for every AD who its subject is
+The synthetic world (:mod:`uniad.world.synthetic`) records for every AD who its subject is
 and whether the reference refers to them by a pronoun (the previous AD named the same
 character) or by name. That gives two checks no reference-overlap metric makes:
 
@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from uniad.data.synthetic import EventTruth
+from uniad.world.synthetic import EventTruth
 from uniad.eval.characters import names_in
 
 PRONOUNS = {"female": "she", "male": "he"}

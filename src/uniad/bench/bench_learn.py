@@ -1,6 +1,6 @@
 """The learnability proof: does UniAD learn to name characters and to use context?
 
-On a synthetic world (DESIGN.md, :mod:`uniad.data.synthetic`) every idea of the paper is
+On a synthetic world (DESIGN.md, :mod:`uniad.world.synthetic`) every idea of the paper is
 necessary to score well: naming needs the character bank (names are re-drawn per movie,
 so only matching frames against the exemplars tells who is who) and choosing a pronoun
 needs the context (the reference says "She" exactly when the previous AD was about the
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import torch
 
-from uniad.data.synthetic import make_world
-from uniad.train.world import (
+from uniad.world.synthetic import make_world
+from uniad.world.training import (
     LLM_SETTINGS, chance_name_accuracy, evaluate_on_world, train_on_world, world_config,
 )
 

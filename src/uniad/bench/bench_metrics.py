@@ -7,7 +7,7 @@ the COCO scorers are timed on pre-tokenised text. CPU time includes child proces
 (the Java tokenizer and METEOR run as subprocesses). Recall groups the pairs into
 "movies" of 100 sentences (one similarity call per movie).
 
-Run from the repository root: ``python -m benchmarks.bench_metrics [--json OUT]``.
+Run as ``uniad bench metrics`` or ``python -m uniad.bench.bench_metrics [--json OUT]``.
 """
 
 from __future__ import annotations
