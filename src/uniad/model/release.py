@@ -13,7 +13,7 @@ keys, never a silent ``strict=False`` as in the release.
 
 from __future__ import annotations
 
-import json
+import io
 import logging
 import pickle
 from collections import Counter
@@ -25,6 +25,7 @@ from torch import Tensor
 
 from uniad.config import load_config
 from uniad.errors import UniADError
+from uniad.io import write_bytes, write_json
 from uniad.model.llm import embedding_width, vocab_size
 from uniad.model.uniad import CONFIG_FILE, WEIGHTS_FILE, UniAD
 
@@ -314,7 +315,7 @@ def import_release(
     folder = model.save_pretrained(out)
     provenance = {"checkpoint": str(checkpoint), "ad_pretrained": ad_pretrained and str(ad_pretrained),
                   "preset": preset, "llm": llm, "keys_per_part": dict(counts)}
-    (folder / IMPORT_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
+    write_json(folder / IMPORT_FILE, provenance)
     log.info("imported %s into %s: %s", source, folder, dict(counts))
     return folder, counts
 
@@ -345,5 +346,7 @@ def export_release(run: str | Path, out: str | Path, name: str | None = None) ->
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     state = {DDP_PREFIX + key: value for key, value in release.items()}
-    torch.save({"epoch": 0, "name": name or run.name, "state_dict": state}, out)
+    buffer = io.BytesIO()  # torch.save into memory, then one atomic write (disk errors named)
+    torch.save({"epoch": 0, "name": name or run.name, "state_dict": state}, buffer)
+    write_bytes(out, buffer.getvalue())
     return out, len(state)

@@ -19,7 +19,6 @@ A key in the file that has no place is always an error.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from torch import Tensor
 
 from uniad.config import UniADConfig
 from uniad.errors import UniADError
+from uniad.io import write_json
 from uniad.model.llm import embedding_width
 from uniad.model.release import (
     IMPORT_FILE,
@@ -248,7 +248,7 @@ def import_cmdtv(
     if not config.model.train_norms:
         absent["RMSNorm weights"] = "the base LLM's (the file holds none)"
     provenance = {**provenance, "keys_per_part": dict(counts), "absent_from_file": absent}
-    (folder / IMPORT_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
+    write_json(folder / IMPORT_FILE, provenance)
     for what, where in absent.items():
         log.warning("%s: not in the file; value from %s", what, where)
     log.info("imported %s into %s: %s", source, folder, dict(counts))
