@@ -10,6 +10,8 @@ differently. Neither needs a UniAD checkpoint or features.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +44,7 @@ def portraits_of(cast_file: Path, members: Sequence[CastMember],
     return out
 
 
-class PromptedDescriber:
+class PromptedDescriber(ABC):
     """A describer that shows a VLM frames and context; subclasses implement :meth:`answer`.
 
     ``frames`` images per slot, shorter side ``frame_size``; the last ``context_ads``
@@ -80,8 +82,9 @@ class PromptedDescriber:
             dialogue_before=before, dialogue_after=after,
             screen_text=[t.text for t in texts_during(self.screen_texts, slot)])
 
+    @abstractmethod
     def answer(self, system: str, parts: list[Part], max_words: int) -> str:
-        raise NotImplementedError
+        """The model's raw answer to the prompt (a local VLM or a chat server)."""
 
     def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
         clock = time.perf_counter()
