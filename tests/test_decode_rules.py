@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from uniad.model.decode import DecodeSettings, Hf432Hypotheses, bucket_by_length, decode
+from uniad.model.decode import DecodeSettings, HeapHypotheses, bucket_by_length, decode
 
 V, BOS, EOS = 64, 1, 2
 A, B, C, D, E = 3, 4, 5, 6, 7
@@ -97,7 +97,7 @@ def test_hf432_is_done_uses_the_best_candidate_including_eos():
 
 
 def test_hf432_heap_is_done_by_its_worst_score():
-    hyps = Hf432Hypotheses(num_beams=2)
+    hyps = HeapHypotheses(num_beams=2)
     hyps.add([A], -1.0, 2)
     hyps.add([B], -1.2, 2)
     assert hyps.worst_score == pytest.approx(-0.6)
@@ -106,7 +106,7 @@ def test_hf432_heap_is_done_by_its_worst_score():
 
 
 def test_hf432_heap_keeps_the_best_and_breaks_ties_by_insertion():
-    hyps = Hf432Hypotheses(num_beams=2)
+    hyps = HeapHypotheses(num_beams=2)
     hyps.add([A], -2.0, 2)   # -1.0
     hyps.add([B], -1.0, 2)   # -0.5
     hyps.add([C], -3.0, 2)   # -1.5: worse than the worst kept, not added

@@ -142,16 +142,12 @@ class ExpandedPrefill(PrefilledLM):
 
     def prefill(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         k = self.beams
-        embeds, mask = inputs_embeds.repeat_interleave(k, 0), attention_mask.repeat_interleave(k, 0)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.decoder(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
-        self.cache, self.mask = getattr(out, self.cache_argument), mask
-        self.next_position = mask.sum(-1)
-        logits = self.head(out.last_hidden_state).float()  # every position, as 4.32.1
-        # The search starts from one row per sample; the other beam copies are dropped
-        # at its first step by the parents it passes (rows 0, k, 2k, ...).
-        self.cache.reorder_cache(torch.arange(0, len(embeds), k))
-        self.mask, self.next_position = mask[::k], self.next_position[::k]
+        hidden = self.run_prompts(inputs_embeds.repeat_interleave(k, 0),
+                                  attention_mask.repeat_interleave(k, 0))
+        logits = self.head(hidden).float()  # every position, as 4.32.1
+        # The search starts from one row per sample: keep the rows of beam 0 (0, k, 2k, ...).
+        self.cache.reorder_cache(torch.arange(0, len(hidden), k))
+        self.mask, self.next_position = self.mask[::k], self.next_position[::k]
         return logits[::k, -1]
 
 

@@ -47,7 +47,7 @@ def _describer_handler(args: argparse.Namespace) -> int:
     if not args.videos:
         raise UniADError(f"--describer {args.describer} reads frames: pass --videos DIR "
                          "holding <video_id>.mp4 (or .mkv, ...) for each video of --data")
-    device = args.device if args.device != "auto" else ("cuda" if _cuda() else "cpu")
+    device = _device(args)
     shared = {}
 
     def make(video):
@@ -74,10 +74,13 @@ def _describer_handler(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cuda() -> bool:
+def _device(args: argparse.Namespace) -> str:
+    """``--device``, with ``auto`` meaning the GPU when there is one."""
+    if args.device != "auto":
+        return args.device
     import torch
 
-    return torch.cuda.is_available()
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -124,7 +127,7 @@ def _handler(args: argparse.Namespace) -> int:
                         "store, or pass --skip-unreadable (they are then listed in scores.json)",
                         record=first)
     references = load_references(args.data)
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = _device(args)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
     model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device, dtype=dtype)
     model.to(dtype)  # the mappers and placeholders too, not only the LLM

@@ -112,8 +112,8 @@ def _with_seed(history: Tensor, settings: DecodeSettings) -> Tensor:
 
 
 @dataclass
-class Hf432Hypotheses:
-    """transformers 4.32.1's ``BeamHypotheses`` with ``early_stopping=False``: the best
+class HeapHypotheses:
+    """transformers 4.x's ``BeamHypotheses`` (``hf432``, ``hf446``) with ``early_stopping=False``: the best
     ``num_beams`` finished hypotheses, scored ``sum_logprobs / length ** length_penalty``."""
 
     num_beams: int
@@ -162,7 +162,7 @@ class _HeapSearch:
 
     def __init__(self, settings: DecodeSettings, batch: int) -> None:
         self.s = settings
-        self.hyps = [Hf432Hypotheses(settings.num_beams, settings.length_penalty) for _ in range(batch)]
+        self.hyps = [HeapHypotheses(settings.num_beams, settings.length_penalty) for _ in range(batch)]
 
     def step(self, live: list[int], histories: Tensor, top_scores: Tensor, top_tokens: Tensor,
              top_beams: Tensor, generated: int) -> _Step:
@@ -386,14 +386,19 @@ class PrefilledLM:
             vectors[placeholder] = self.extra[tokens[placeholder] - vocab].to(vectors.dtype)
         return vectors
 
-    def prefill(self, inputs_embeds: Tensor, attention_mask: Tensor) -> Tensor:
-        """Run the left-padded prompts once; positions count from each first real token."""
+    def run_prompts(self, inputs_embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Run left-padded prompts into a fresh cache (positions count from each first real
+        token) and return their hidden states ``(B, L, D)``."""
         positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
         out = self.decoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                            position_ids=positions, use_cache=True)
         self.cache, self.mask = getattr(out, self.cache_argument), attention_mask
         self.next_position = attention_mask.sum(-1)
-        return self._logits(out.last_hidden_state[:, -1])
+        return out.last_hidden_state
+
+    def prefill(self, inputs_embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Run the prompts once; the next-token logits ``(B, V)`` of each."""
+        return self._logits(self.run_prompts(inputs_embeds, attention_mask)[:, -1])
 
     def advance(self, parents: Tensor, tokens: Tensor) -> Tensor:
         parents = parents.to(self.mask.device)
