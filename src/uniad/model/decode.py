@@ -49,6 +49,8 @@ from transformers import (
     RepetitionPenaltyLogitsProcessor,
 )
 
+from uniad.model.shared_prefix import SharedPrefixCache, shared_prefix_steps
+
 Rules = Literal["hf432", "hf446", "standard"]
 NEG_INF_SCORE = -1.0e9  # the score transformers gives beams that must not be chosen
 
@@ -401,14 +403,19 @@ class PrefilledLM:
         return self._logits(self.run_prompts(inputs_embeds, attention_mask)[:, -1])
 
     def advance(self, parents: Tensor, tokens: Tensor) -> Tensor:
+        """One step through :mod:`uniad.model.shared_prefix`: the prompt's cache stays one
+        copy per sample, only the generated positions follow the beams."""
+        if not isinstance(self.cache, SharedPrefixCache):
+            self.cache = SharedPrefixCache(self.cache, self.mask)
         parents = parents.to(self.mask.device)
-        if len(parents) != len(self.mask) or not torch.equal(parents, torch.arange(len(parents), device=parents.device)):
-            self.cache.reorder_cache(parents)  # a copy of the whole cache: only when needed
-            self.mask, self.next_position = self.mask[parents], self.next_position[parents]
-        self.mask = torch.cat([self.mask, self.mask.new_ones(len(parents), 1)], dim=1)
+        if len(parents) != len(self.next_position) or not torch.equal(
+                parents, torch.arange(len(parents), device=parents.device)):
+            self.cache.select_rows(parents)
+            self.next_position = self.next_position[parents]
         positions = self.next_position
-        out = self.decoder(inputs_embeds=self._embed(tokens.to(self.mask.device))[:, None],
-                           attention_mask=self.mask, position_ids=positions[:, None],
-                           use_cache=True, **{self.cache_argument: self.cache})
+        with shared_prefix_steps(self.decoder.config):
+            out = self.decoder(inputs_embeds=self._embed(tokens.to(self.mask.device))[:, None],
+                               position_ids=positions[:, None], use_cache=True,
+                               **{self.cache_argument: self.cache})
         self.next_position = positions + 1
         return self._logits(out.last_hidden_state[:, -1])
