@@ -123,7 +123,9 @@ def shared_prefix_attention(module: torch.nn.Module, query: Tensor, key: SharedK
     step_scores = _by_sample(query @ key.step_keys.transpose(2, 3), samples)
     scores = torch.cat([prompt_scores, step_scores], dim=-1) * scaling
     scores[..., :prompt_length].masked_fill_(~key.prompt_mask[:, None, None, :], float("-inf"))
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    # float32 at least, as eager attention (half-precision weights would lose the tail).
+    weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
+    weights = weights.to(query.dtype)
     from_prompt = _by_row(weights[..., :prompt_length] @ key.prompt_values, rows)
     from_steps = _by_row(weights[..., prompt_length:], rows) @ key.step_values
     return (from_prompt + from_steps).reshape(rows, 1, heads, head_dim), None
