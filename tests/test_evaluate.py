@@ -20,7 +20,7 @@ from uniad.eval.evaluate import LINES_FILE, evaluate, read_lines
 from uniad.eval.scoring import ScoreOptions
 from uniad.world.accuracy import WorldScorer, judge, synthetic_accuracy
 from uniad.model.uniad import UniAD
-from uniad.train.data import open_split
+from uniad.data.splits import open_split
 
 DIM = 16
 SIZES = ["model.llm=tiny", f"model.feature_dim={DIM}", "model.perceiver_head_dim=16",

@@ -41,7 +41,8 @@ def test_tokenizer_corpus_holds_what_the_llm_reads(world: Path) -> None:
     from uniad.config import load_config
     from uniad.model.llm import load_llm
     from uniad.model.sequence import character_text
-    from uniad.train.data import open_split, tokenizer_corpus
+    from uniad.data.splits import open_split
+    from uniad.train.data import tokenizer_corpus
 
     config = load_config("demo", None, ["model.feature_dim=16"])
     dataset = open_split(world / "train.json", world / "features.h5", world / "charbank.safetensors",

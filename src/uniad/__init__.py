@@ -20,7 +20,7 @@ _EXPORTS = {
     "ADEvent": "uniad.data.schema", "Character": "uniad.data.schema", "Sample": "uniad.data.schema",
     "read_annotations": "uniad.data.formats", "FeatureStore": "uniad.data.features",
     "CharacterBank": "uniad.data.charbank", "ADDataset": "uniad.data.dataset",
-    "open_split": "uniad.train.data",
+    "open_split": "uniad.data.splits",
     # model
     "UniAD": "uniad.model.uniad",
     # training, evaluation, narration

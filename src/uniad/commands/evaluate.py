@@ -94,7 +94,7 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.eval.inputs import load_references
     from uniad.model.folder import CONFIG_FILE, checkpoint_dir
     from uniad.model.uniad import UniAD
-    from uniad.train.data import open_split
+    from uniad.data.splits import open_split
 
     if not args.data:
         raise UniADError("--data (the annotation file of the split) is needed")

@@ -70,7 +70,7 @@ def inspect_model(args: argparse.Namespace) -> int:
 def inspect_sample(args: argparse.Namespace) -> int:
     from uniad.model.llm import load_llm
     from uniad.model.sequence import EmbedSegment, SequenceBuilder, describe
-    from uniad.train.data import open_split
+    from uniad.data.splits import open_split
 
     config = _config(args)
     dataset = open_split(args.data, args.features, args.bank, config.data,

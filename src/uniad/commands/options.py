@@ -27,7 +27,7 @@ def add_config_options(parser: argparse.ArgumentParser, *, preset: bool = True,
 def add_split_options(parser: argparse.ArgumentParser, data_flag: str = "--data",
                       data_help: str = "annotation file (MAD, CMD-AD or TV-AD JSON)",
                       required: bool = True) -> None:
-    """What :func:`uniad.train.data.open_split` opens: annotations, features and a bank."""
+    """What :func:`uniad.data.splits.open_split` opens: annotations, features and a bank."""
     parser.add_argument(data_flag, required=required, metavar="ANN", help=data_help)
     parser.add_argument("--features", required=required, metavar="H5", help="video features (HDF5)")
     parser.add_argument("--bank", default=None, metavar="BANK",

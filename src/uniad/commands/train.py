@@ -19,7 +19,8 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.config import load_config
     from uniad.io import refuse_existing_file
     from uniad.data.dataset import collate_samples
-    from uniad.train.data import build_for_training, open_split
+    from uniad.data.splits import open_split
+    from uniad.train.data import build_for_training
     from uniad.train.distributed import cleanup_distributed, init_distributed
     from uniad.train.loop import train
     from uniad.train.monitor import write_run_info

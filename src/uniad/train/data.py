@@ -1,44 +1,16 @@
-"""Files on disk -> the training/validation datasets ``uniad train`` feeds the loop.
-
-Kept apart from the command so evaluation code can open a split the same way.
-"""
+"""A training split -> the model ``uniad train`` builds for it and the events it keeps
+(the split itself is opened by :func:`uniad.data.splits.open_split`)."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import torch
 
 from uniad.config import DataConfig, UniADConfig
-from uniad.data.charbank import CharacterBank
 from uniad.data.dataset import ADDataset, character_pool
-from uniad.data.features import FeatureStore
-from uniad.data.formats import read_annotations
-from uniad.errors import UniADError
 from uniad.model.sequence import CONTEXT_TEMPLATE, FIXED_TEXTS, character_text, within_target_limit
 from uniad.model.uniad import UniAD
-
-
-def open_split(
-    annotations: str | Path,
-    features: str | Path,
-    bank: str | Path | None,
-    config: DataConfig,
-    training: bool,
-    seed: int,
-) -> ADDataset:
-    """An :class:`ADDataset` over one annotation file (any supported format)."""
-    events = read_annotations(annotations).events
-    store = FeatureStore(features, fps=config.fps, time_rounding=config.time_rounding)
-    characters = CharacterBank.load(bank) if bank else None
-    dataset = ADDataset(events, store, characters, config, training=training, seed=seed)
-    if len(dataset) == 0:
-        raise UniADError(
-            f"{annotations}: no usable events ({len(dataset.dropped)} dropped; first: "
-            f"{': '.join(dataset.dropped[0]) if dataset.dropped else 'none'})"
-        )
-    return dataset
 
 
 def tokenizer_corpus(dataset: ADDataset) -> list[str]:

@@ -18,13 +18,14 @@ from uniad.data.dataset import ADDataset, collate_samples
 from uniad.world.synthetic import (
     BANK_FILE, EVAL_FILE, FEATURES_FILE, TRAIN_FILE, load_world, load_world_truth,
 )
+from uniad.data.splits import open_split
 from uniad.errors import UniADError
 from uniad.eval.evaluate import evaluate
 from uniad.eval.report import EvalResult
 from uniad.eval.scoring import ScoreOptions
 from uniad.world.accuracy import WorldScorer
 from uniad.model.uniad import UniAD
-from uniad.train.data import build_for_training, open_split
+from uniad.train.data import build_for_training
 from uniad.train.loop import TrainResult, train
 from uniad.train.monitor import write_run_info
 
