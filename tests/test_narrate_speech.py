@@ -121,7 +121,18 @@ def test_missing_binaries_fail_clearly(monkeypatch, tmp_path):
     with pytest.raises(UniADError, match="espeak-ng"):
         EspeakEngine()
     with pytest.raises(UniADError, match="ffmpeg"):
-        mix._ffmpeg()
+        mix.mix_into_video(tmp_path / "film.mp4", tmp_path / "ad.wav", tmp_path / "out.mp4", [])
+
+
+def test_a_failed_mix_leaves_neither_a_partial_video_nor_a_temporary_file(tmp_path):
+    """ffmpeg writes to a temporary name; the final name appears only when it succeeded."""
+    video = make_video(tmp_path / "film.mp4", duration=2.0, audio=False)
+    broken = tmp_path / "ad.wav"
+    broken.write_bytes(b"RIFF not really a wave file")
+    out = tmp_path / "film.ad.mp4"
+    with pytest.raises(UniADError, match="ffmpeg failed"):
+        mix_into_video(video, broken, out, [(0.5, 1.0)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ad.wav", "film.mp4"]
 
 
 def test_mix_into_a_silent_video_gives_the_narration_alone(tmp_path, engine):

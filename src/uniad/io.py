@@ -58,7 +58,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yields a temporary path next to ``path``; on a clean exit it is fsynced and renamed
     onto ``path``, on any failure removed (``path`` keeps its earlier content)."""
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    # The suffix stays last: programs such as ffmpeg choose the format by it.
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         yield tmp

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from uniad.io import atomic_path
 from uniad.narrate.ffmpeg import run_ffmpeg
 from uniad.narrate.speech import Speech
 from uniad.narrate.tracks import NarratedAD
@@ -67,6 +68,7 @@ def write_extended_video(
     if has_audio:
         graph += "[a]"
         maps += ["-map", "[a]", "-c:a", "aac"]
-    run_ffmpeg(["-i", str(video), "-filter_complex", graph, *maps, "-c:v", "libx264",
-                "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out_path)])
+    with atomic_path(out_path) as partial:
+        run_ffmpeg(["-i", str(video), "-filter_complex", graph, *maps, "-c:v", "libx264",
+                    "-preset", "veryfast", "-pix_fmt", "yuv420p", str(partial)])
     return Path(out_path)

@@ -11,8 +11,6 @@ track rather than as a default (MP4 keeps both; Matroska keeps ``visual_impaired
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +18,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from uniad.errors import UniADError
+from uniad.io import atomic_path
+from uniad.narrate.ffmpeg import require_ffmpeg, run_ffmpeg
 from uniad.narrate.slots import bridge_gaps
 from uniad.narrate.speech import write_wav
 from uniad.narrate.video import open_media
@@ -30,15 +29,6 @@ log = logging.getLogger(__name__)
 Interval = tuple[float, float]
 
 ENVELOPE_RATE = 100  # gain samples per second: 10 ms steps, ffmpeg resamples smoothly
-
-
-def _ffmpeg() -> str:
-    found = shutil.which("ffmpeg")
-    if found is None:
-        raise UniADError(
-            "mixing the AD into the video needs the 'ffmpeg' program (apt install ffmpeg)"
-        )
-    return found
 
 
 def duck_envelope(
@@ -84,23 +74,24 @@ def mix_into_video(
     title: str = "Audio description",
     bitrate: str = "160k",
 ) -> Path:
-    """Write ``out_path``: every stream of ``video`` untouched plus the AD mix.
+    """Write ``out_path``: every stream of ``video`` untouched plus the AD mix (through a
+    temporary file, so a full disk leaves no truncated video under the final name).
 
     ``intervals`` are the (start, end) times where narration speaks (the ducking windows).
     ``language`` defaults to the original audio's language tag, else ``eng``.
     """
-    ffmpeg = _ffmpeg()
+    require_ffmpeg()
     video, out_path = Path(video), Path(out_path)
     with open_media(video) as container:
         audio = list(container.streams.audio)
         duration = container.duration / av.time_base if container.duration else 0.0
     lang = language or (audio[0].metadata.get("language") if audio else None) or "eng"
     index = len(audio)  # the new stream's position among the output's audio streams
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, atomic_path(out_path) as partial:
         envelope = Path(tmp) / "duck.wav"
         write_wav(envelope, duck_envelope(intervals, duration, duck_db, ramp_s), ENVELOPE_RATE)
-        cmd = [
-            ffmpeg, "-v", "error", "-y",
+        log.info("mixing AD into %s", out_path)
+        run_ffmpeg([
             "-i", str(video), "-i", str(ad_wav), "-i", str(envelope),
             "-filter_complex", _filter_graph(bool(audio), duration),
             "-map", "0", "-map", "[ad]", "-c", "copy",
@@ -110,11 +101,6 @@ def mix_into_video(
             f"-metadata:s:a:{index}", f"handler_name={title}",
             f"-metadata:s:a:{index}", f"language={lang}",
             f"-disposition:a:{index}", "visual_impaired+descriptions",
-            str(out_path),
-        ]
-        log.info("mixing AD into %s", out_path)
-        result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        detail = result.stderr.strip()[-500:]
-        raise UniADError(f"ffmpeg could not mix the AD into {out_path}: {detail}")
+            str(partial),
+        ])
     return out_path
