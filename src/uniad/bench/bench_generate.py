@@ -6,8 +6,9 @@ release's settings (5 beams, repetition penalty 1.2, no repeated 3-grams, 66 new
 most) three ways, each timed after a warm-up, in one process, alternating rounds:
 
 - ``ours``: :meth:`UniAD.generate_ids` (``uniad.model.decode``): prompts bucketed by length
-  in batches of ``--batch-size``, each prompt prefilled once and its KV cache copied to the
-  beams, finished samples leaving the batch, logits at the last position only;
+  in batches of ``--batch-size``, each prompt prefilled once and its keys and values kept
+  once per sample for all its beams (``uniad.model.shared_prefix``), finished samples
+  leaving the batch, logits at the last position only;
 - ``hf-generate`` (baseline, ``standard`` rules): Hugging Face ``generate`` at the release's
   batch 3 on the same embeddings, as a user of transformers 5 runs it: every prompt
   expanded to ``num_beams`` copies before the prefill, the batch kept until its last
@@ -15,9 +16,11 @@ most) three ways, each timed after a warm-up, in one process, alternating rounds
 - ``release-pattern`` (baseline, ``hf432`` rules): how the release's pinned transformers
   4.32.1 spends its time, replayed with the same hf432 decisions as ours so that the ids
   must be identical: batch 3 in dataset order, prompts expanded to ``num_beams`` copies
-  before the prefill, and the LM head applied to every prompt position in float32 (4.32.1's
-  ``LlamaForCausalLM`` computes the logits of the whole sequence). It keeps our removal of
-  finished samples, so it is, if anything, faster than the release.
+  before the prefill, the LM head applied to every prompt position in float32 (4.32.1's
+  ``LlamaForCausalLM`` computes the logits of the whole sequence), and each step run through
+  transformers' ``DynamicCache`` (the prompt copied per beam, reordered and extended every
+  step). It keeps our removal of finished samples, so it is, if anything, faster than the
+  release.
 
 Greedy decoding is checked too (ids of ours and of ``hf-generate`` must be identical).
 Both LLMs are measured: the tiny random Llama and the embedded SmolLM2-135M-Instruct
