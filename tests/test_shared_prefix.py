@@ -1,14 +1,16 @@
-"""Shared-prefix decoding steps must give the logits of running each row's whole sequence
-(prompt + its own generated tokens) through the model from scratch, whatever the beams do:
-expand from one row per sample, reorder, drop a finished sample, stay put."""
+"""Decoding steps must give the logits of running each row's whole sequence (prompt + its
+own generated tokens) through the model from scratch, whatever the beams do: expand from
+one row per sample, reorder, drop a finished sample, stay put. Shared-prefix steps on Llama,
+and transformers' own cache steps on architectures they are not tested on."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from transformers import MistralConfig, MistralForCausalLM
 
 from uniad.model.decode import PrefilledLM
-from uniad.model.shared_prefix import SharedPrefixCache, shared_prefix_attention
+from uniad.model.shared_prefix import SharedKeysValues, SharedPrefixCache, shared_prefix_attention
 from uniad.model.tiny import build_tiny_llm
 
 PROMPT_LENGTHS = (7, 4, 5)  # left padding of 0, 3 and 2 positions
@@ -18,6 +20,16 @@ PROMPT_LENGTHS = (7, 4, 5)  # left padding of 0, 3 and 2 positions
 def llm():
     model, _ = build_tiny_llm(seed=3)
     return model.to(torch.float64)
+
+
+@pytest.fixture(scope="module")
+def mistral(llm):
+    """The same sizes as the tiny Llama, another model type."""
+    sizes = {k: getattr(llm.config, k) for k in ("vocab_size", "hidden_size", "intermediate_size",
+                                                  "num_hidden_layers", "num_attention_heads",
+                                                  "num_key_value_heads")}
+    torch.manual_seed(4)
+    return MistralForCausalLM(MistralConfig(**sizes, sliding_window=None)).eval().to(torch.float64)
 
 
 def padded_prompts(model, generator):
@@ -37,11 +49,14 @@ def from_scratch(model, prompt, tokens: list[int]) -> torch.Tensor:
     return model(inputs_embeds=embeds).logits[0, -1]
 
 
-def test_steps_equal_whole_sequences_through_expand_reorder_and_drop(llm):
+@pytest.mark.parametrize("case", ["llama", "llama, transformers' steps", "mistral"])
+def test_steps_equal_whole_sequences_through_expand_reorder_and_drop(case, request):
+    llm = request.getfixturevalue("mistral" if case == "mistral" else "llm")
     generator = torch.Generator().manual_seed(0)
     prompts, embeds, mask = padded_prompts(llm, generator)
     implementation = llm.config._attn_implementation
-    lm = PrefilledLM(llm)
+    lm = PrefilledLM(llm, shared_prefix=False) if "transformers" in case else PrefilledLM(llm)
+    assert lm.shared_prefix == (case == "llama")  # shared only where tested
     with torch.no_grad():
         first = lm.prefill(embeds, mask)
         for i, prompt in enumerate(prompts):
@@ -58,7 +73,7 @@ def test_steps_equal_whole_sequences_through_expand_reorder_and_drop(llm):
             tokens = torch.randint(0, llm.config.vocab_size, (len(parents),), generator=generator)
             histories = [histories[p] + [int(t)] for p, t in zip(parents, tokens)]
             logits = lm.advance(torch.tensor(parents), tokens)
-            assert isinstance(lm.cache, SharedPrefixCache)
+            assert isinstance(lm.cache, SharedPrefixCache) == lm.shared_prefix
             for row, owner in enumerate(owners):
                 expected = from_scratch(llm, prompts[owner], histories[row])
                 torch.testing.assert_close(logits[row], expected, rtol=0, atol=1e-10)
@@ -87,7 +102,10 @@ def test_rows_must_stay_grouped_by_sample(llm):
             lm.advance(torch.tensor([0, 0, 1, 2, 2, 2]), torch.zeros(6, dtype=torch.long))
 
 
-def test_attention_refuses_plain_tensors():
+def test_attention_refuses_what_it_does_not_compute():
     q = k = v = torch.zeros(1, 2, 1, 4)
     with pytest.raises(TypeError, match="SharedPrefixCache"):
         shared_prefix_attention(torch.nn.Identity(), q, k, v, None, scaling=0.5)
+    shared = SharedKeysValues(k, v, torch.ones(1, 1, dtype=torch.bool), k, v)
+    with pytest.raises(TypeError, match="sliding window"):
+        shared_prefix_attention(torch.nn.Identity(), q, shared, None, None, scaling=0.5, sliding_window=4)

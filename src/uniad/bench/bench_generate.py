@@ -142,7 +142,7 @@ class ExpandedPrefill(PrefilledLM):
     beam) reordered and extended, attention over it with the padding mask."""
 
     def __init__(self, causal_lm: torch.nn.Module, beams: int) -> None:
-        super().__init__(causal_lm)
+        super().__init__(causal_lm, shared_prefix=False)
         self.beams = beams
 
     def prefill(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -154,17 +154,6 @@ class ExpandedPrefill(PrefilledLM):
         self.cache.reorder_cache(torch.arange(0, len(hidden), k))
         self.mask, self.next_position = self.mask[::k], self.next_position[::k]
         return logits[::k, -1]
-
-    def advance(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        if len(parents) != len(self.mask) or not torch.equal(parents, torch.arange(len(parents))):
-            self.cache.reorder_cache(parents)
-            self.mask, self.next_position = self.mask[parents], self.next_position[parents]
-        self.mask = torch.cat([self.mask, self.mask.new_ones(len(parents), 1)], dim=1)
-        out = self.decoder(inputs_embeds=self._embed(tokens)[:, None], attention_mask=self.mask,
-                           position_ids=self.next_position[:, None], use_cache=True,
-                           **{self.cache_argument: self.cache})
-        self.next_position = self.next_position + 1
-        return self._logits(out.last_hidden_state[:, -1])
 
 
 def release_pattern(model: UniAD, gen: GenerationConfig) -> Decoder:

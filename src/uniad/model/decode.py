@@ -49,7 +49,7 @@ from transformers import (
     RepetitionPenaltyLogitsProcessor,
 )
 
-from uniad.model.shared_prefix import SharedPrefixCache, shared_prefix_steps
+from uniad.model.shared_prefix import SHARED_PREFIX_MODEL_TYPES, SharedPrefixCache, shared_prefix_steps
 
 Rules = Literal["hf432", "hf446", "standard"]
 NEG_INF_SCORE = -1.0e9  # the score transformers gives beams that must not be chosen
@@ -360,13 +360,22 @@ class PrefilledLM:
     logit columns tied to them, as the release's generation does; an id ``V + j`` chosen
     from those columns is fed back as ``extra_embeddings[j]``. Logits are computed for the
     last position only (the prefill never builds a ``(B, L, V)`` tensor).
+
+    ``shared_prefix``: steps through :mod:`uniad.model.shared_prefix` (the prompt's cache
+    once per sample); ``False`` steps as transformers does (a ``DynamicCache`` with the
+    prompt copied per row, reordered and extended each step). ``None`` chooses shared
+    steps for the architectures they are tested on (:data:`SHARED_PREFIX_MODEL_TYPES`).
     """
 
-    def __init__(self, causal_lm: torch.nn.Module, extra_embeddings: Tensor | None = None) -> None:
+    def __init__(self, causal_lm: torch.nn.Module, extra_embeddings: Tensor | None = None,
+                 shared_prefix: bool | None = None) -> None:
         self.decoder = causal_lm.get_decoder()
         self.head = causal_lm.get_output_embeddings()
         self.embed = causal_lm.get_input_embeddings()
         self.extra = extra_embeddings
+        if shared_prefix is None:
+            shared_prefix = getattr(self.decoder.config, "model_type", None) in SHARED_PREFIX_MODEL_TYPES
+        self.shared_prefix = shared_prefix
         self.cache = None
         self.mask = self.next_position = None
         # transformers renamed the decoder's cache argument (``past_key_values`` -> ``cache``,
@@ -403,19 +412,33 @@ class PrefilledLM:
         return self._logits(self.run_prompts(inputs_embeds, attention_mask)[:, -1])
 
     def advance(self, parents: Tensor, tokens: Tensor) -> Tensor:
+        parents, tokens = parents.to(self.mask.device), tokens.to(self.mask.device)
+        if self.shared_prefix:
+            return self._shared_prefix_step(parents, tokens)
+        moved = len(parents) != len(self.mask) or not torch.equal(
+            parents, torch.arange(len(parents), device=parents.device))
+        if moved:
+            self.cache.reorder_cache(parents)  # a copy of the whole cache: only when needed
+            self.mask, self.next_position = self.mask[parents], self.next_position[parents]
+        self.mask = torch.cat([self.mask, self.mask.new_ones(len(parents), 1)], dim=1)
+        out = self.decoder(inputs_embeds=self._embed(tokens)[:, None], attention_mask=self.mask,
+                           position_ids=self.next_position[:, None], use_cache=True,
+                           **{self.cache_argument: self.cache})
+        self.next_position = self.next_position + 1
+        return self._logits(out.last_hidden_state[:, -1])
+
+    def _shared_prefix_step(self, parents: Tensor, tokens: Tensor) -> Tensor:
         """One step through :mod:`uniad.model.shared_prefix`: the prompt's cache stays one
         copy per sample, only the generated positions follow the beams."""
         if not isinstance(self.cache, SharedPrefixCache):
             self.cache = SharedPrefixCache(self.cache, self.mask)
-        parents = parents.to(self.mask.device)
         if len(parents) != len(self.next_position) or not torch.equal(
                 parents, torch.arange(len(parents), device=parents.device)):
             self.cache.select_rows(parents)
             self.next_position = self.next_position[parents]
-        positions = self.next_position
         with shared_prefix_steps(self.decoder.config):
-            out = self.decoder(inputs_embeds=self._embed(tokens.to(self.mask.device))[:, None],
-                               position_ids=positions[:, None], use_cache=True,
+            out = self.decoder(inputs_embeds=self._embed(tokens)[:, None],
+                               position_ids=self.next_position[:, None], use_cache=True,
                                **{self.cache_argument: self.cache})
-        self.next_position = positions + 1
+        self.next_position = self.next_position + 1
         return self._logits(out.last_hidden_state[:, -1])

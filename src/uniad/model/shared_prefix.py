@@ -32,6 +32,10 @@ from torch import Tensor
 from transformers import AttentionInterface, Cache, DynamicCache
 
 SHARED_PREFIX_ATTENTION = "uniad_shared_prefix"
+# Architectures whose attention is plain scaled dot-product over the cache's keys and values
+# (no sliding window, soft-capping or sinks) and on which the steps are tested: Llama
+# (Llama-2 of the release, SmolLM2, the tiny test model). Others step as transformers does.
+SHARED_PREFIX_MODEL_TYPES = frozenset({"llama"})
 
 
 @dataclass
@@ -114,6 +118,8 @@ def shared_prefix_attention(module: torch.nn.Module, query: Tensor, key: SharedK
     ``(rows, 1, heads, head_dim)`` as transformers' attention functions do."""
     if not isinstance(key, SharedKeysValues) or query.shape[2] != 1:
         raise TypeError("shared-prefix attention runs one decoding step on a SharedPrefixCache")
+    if kwargs.get("sliding_window") is not None or kwargs.get("softcap") is not None:
+        raise TypeError("shared-prefix attention has no sliding window or soft-capping")
     rows, heads, _, head_dim = query.shape
     samples, kv_heads, prompt_length, _ = key.prompt_keys.shape
     groups = heads // kv_heads  # query heads per key head (grouped-query attention)
