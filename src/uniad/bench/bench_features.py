@@ -14,7 +14,6 @@ Run as ``uniad bench features`` or ``python -m uniad.bench.bench_features [--jso
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import tempfile
@@ -28,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from uniad.data.features import FeatureStore, FeatureStoreWriter, release_frame_span
+from uniad.io import write_json
 
 log = logging.getLogger("bench_features")
 
@@ -209,8 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = run(args, Path(tmp))
     print_table(result)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.json, result)
         log.info("figures written to %s", args.json)
     return 0
 

@@ -24,14 +24,20 @@ most) three ways, each timed after a warm-up, in one process, alternating rounds
 
 Greedy decoding is checked too (ids of ours and of ``hf-generate`` must be identical).
 Both LLMs are measured: the tiny random Llama and the embedded SmolLM2-135M-Instruct
-(``--llm``). Figures: ADs/s, new tokens/s, and ours / baseline ratios. Run as
-``uniad bench generate [--llm tiny|smollm2|both] [--json OUT]``.
+(``--llm``). Figures: ADs/s, new tokens/s, and ours / baseline ratios, plus batch-1 greedy
+decoding in new tokens/s against the memory-bandwidth bound (weight bytes read per token /
+bandwidth: given by ``--hbm-gbs`` or, on CUDA, measured by a device copy).
+
+On a GPU: ``uniad bench generate --llm llama2-7b-random --device cuda --dtype bfloat16
+--samples 32 --batch-size 32`` runs Llama-2-7B's shape with random weights. In half
+precision the ids are counted, not required equal (rounding differs between batch shapes
+in any implementation, transformers' own included). Run as
+``uniad bench generate [--llm tiny|smollm2|both|llama2-7b-random] [--json OUT]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import sys
@@ -40,14 +46,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+from transformers import AutoModelForCausalLM, LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
 from uniad.config import GenerationConfig, UniADConfig
 from uniad.data.schema import ADEvent, Character, CharacterEntry, Sample
 from uniad.model.decode import PrefilledLM, decode
+from uniad.model.llm import llama2_7b_config
 from uniad.model.sequence import sequence_length
+from uniad.model.tiny import build_tiny_tokenizer
 from uniad.model.uniad import UniAD
 from uniad.runtime import choose_threads
+from uniad.io import write_json
 
 log = logging.getLogger("bench_generate")
 
@@ -56,11 +65,20 @@ RELEASE_BATCH = 3
 NAMES = (("Anna Hart", "H. Bianchi"), ("Tom Burke", "M. Tanaka"), ("Julia Shaw", "Q. Jansen"),
          ("David Nash", "B. Dubois"), ("Sophie Blake", "V. Ivanova"))
 Decoder = Callable[[list[Sample]], list[list[int]]]
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+RANDOM_7B = "llama2-7b-random"
+BATCH1_SAMPLES = 4
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench_generate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--llm", choices=("tiny", "smollm2", "both"), default="both")
+    p.add_argument("--llm", choices=("tiny", "smollm2", "both", RANDOM_7B), default="both",
+                   help=f"both: tiny and smollm2; {RANDOM_7B}: Llama-2-7B's shape with random "
+                        "weights (for a GPU)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    p.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
+    p.add_argument("--hbm-gbs", type=float, default=None,
+                   help="memory bandwidth in GB/s for the batch-1 bound (default: measured on CUDA)")
     p.add_argument("--samples", type=int, default=24, help="ADs per method (default 24)")
     p.add_argument("--batch-size", type=int, default=24, help="our batch size (default 24)")
     p.add_argument("--num-beams", type=int, default=5)
@@ -72,11 +90,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def build_model(llm: str, seed: int) -> UniAD:
+def build_model(llm: str, seed: int, device: str = "cpu", dtype: torch.dtype = torch.float32) -> UniAD:
     """``llm`` with the release's MAD sequence sizes (30/30 tokens), random mappers.
 
     The placeholder logit columns are off so that Hugging Face ``generate`` (which has no
     such columns) decodes exactly the same distribution; they cost two dot products.
+    ``llama2-7b-random`` is built in place on ``device`` (its 7B random weights never pass
+    through the CPU) with a small trained tokenizer: speed does not depend on the words.
     """
     config = UniADConfig()
     config.model.llm = llm
@@ -85,7 +105,11 @@ def build_model(llm: str, seed: int) -> UniAD:
     config.model.perceiver_head_dim = 16 if llm == "tiny" else 64
     config.model.placeholder_logits = False
     torch.manual_seed(seed)
-    return UniAD.build(config).eval()
+    if llm != RANDOM_7B:
+        return UniAD.build(config).to(device=device, dtype=dtype).eval()
+    with torch.device(device):
+        causal = AutoModelForCausalLM.from_config(llama2_7b_config(), dtype=dtype)
+    return UniAD(config, causal.eval(), build_tiny_tokenizer()).to(device=device, dtype=dtype).eval()
 
 
 def make_samples(n: int, seed: int) -> list[Sample]:
@@ -195,8 +219,53 @@ def time_methods(methods: dict[str, Decoder], samples: list[Sample], rounds: int
     return results
 
 
+def weight_bytes_per_token(model: UniAD) -> int:
+    """Bytes of LLM weights one decoding step reads: all of them but the input embedding
+    table (one row is looked up), unless the LM head shares it."""
+    llm = model.llm
+    total = sum(p.numel() * p.element_size() for p in llm.parameters())
+    embedding, head = llm.get_input_embeddings().weight, llm.get_output_embeddings().weight
+    if embedding.data_ptr() != head.data_ptr():
+        total -= embedding.numel() * embedding.element_size()
+    return total
+
+
+def measured_bandwidth(device: torch.device) -> float | None:
+    """Bytes/s of a device-to-device copy (read + write), CUDA only."""
+    if device.type != "cuda":
+        return None
+    source = torch.empty(1 << 30, dtype=torch.uint8, device=device)
+    target = torch.empty_like(source)
+    target.copy_(source)
+    torch.cuda.synchronize(device)
+    start, repeats = time.perf_counter(), 10
+    for _ in range(repeats):
+        target.copy_(source)
+    torch.cuda.synchronize(device)
+    return 2 * source.numel() * repeats / (time.perf_counter() - start)
+
+
+def batch1_decode(model: UniAD, samples: list[Sample], args: argparse.Namespace) -> dict:
+    """Greedy decoding one AD at a time (prefill included), against the bandwidth bound."""
+    gen = GenerationConfig(num_beams=1, max_new_tokens=args.max_new_tokens, batch_size=1, rules="standard")
+    subset = samples[:BATCH1_SAMPLES]
+    with torch.no_grad():
+        model.generate_ids(subset[:1], gen)
+        start = time.perf_counter()
+        ids = model.generate_ids(subset, gen)
+        seconds = time.perf_counter() - start
+    weights = weight_bytes_per_token(model)
+    bandwidth = args.hbm_gbs * 1e9 if args.hbm_gbs else measured_bandwidth(model.device)
+    out = {"samples": len(subset), "tokens_per_second": sum(len(r) + 1 for r in ids) / seconds,
+           "weight_bytes_per_token": weights, "bandwidth_bytes_per_second": bandwidth}
+    if bandwidth:
+        out["bound_tokens_per_second"] = bandwidth / weights
+        out["fraction_of_bound"] = out["tokens_per_second"] / out["bound_tokens_per_second"]
+    return out
+
+
 def bench_llm(llm: str, args: argparse.Namespace) -> dict:
-    model = build_model(llm, args.seed)
+    model = build_model(llm, args.seed, args.device, DTYPES[args.dtype])
     samples = make_samples(args.samples, args.seed)
     positions = [sequence_length(model.builder.build(s, with_target=False)) for s in samples]
     beams = dict(num_beams=args.num_beams, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
@@ -220,13 +289,17 @@ def bench_llm(llm: str, args: argparse.Namespace) -> dict:
             "speedup_ads": mine["ads_per_second"] / base["ads_per_second"],
             **{name: {k: v for k, v in r.items() if k != "ids"} for name, r in results.items()},
         }
+    log.info("%s: batch-1 greedy decoding", llm)
+    out["batch1_decode"] = batch1_decode(model, samples, args)
     return out
 
 
 def print_table(result: dict, args: argparse.Namespace) -> None:
+    where = (torch.cuda.get_device_name(args.device) if torch.device(args.device).type == "cuda"
+             else f"{torch.get_num_threads()} thread(s), {platform.machine()}")
     print(f"\n{result['llm']}: {args.samples} samples, prompts of {result['mean_prompt_positions']:.0f} "
           f"positions on average, {args.num_beams} beams, <= {args.max_new_tokens} new tokens, "
-          f"{torch.get_num_threads()} thread(s), {platform.machine()}\n")
+          f"{args.dtype}, {where}\n")
     print("| decoding | method | ADs/s | new tokens/s | new tokens per AD | ours / baseline | identical ids |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for label, c in result["comparisons"].items():
@@ -237,6 +310,14 @@ def print_table(result: dict, args: argparse.Namespace) -> None:
             method = f"ours, batch {args.batch_size}" if name == "ours" else f"{name}, batch {RELEASE_BATCH}"
             print(f"| {label} | {method} | {r['ads_per_second']:.2f} | {r['tokens_per_second']:.0f} | "
                   f"{r['mean_new_tokens']:.1f} | {ratio} | {same} |")
+    one = result["batch1_decode"]
+    line = (f"\nbatch-1 greedy decoding ({one['samples']} ADs, prefill included): "
+            f"{one['tokens_per_second']:.1f} new tokens/s; {one['weight_bytes_per_token'] / 1e6:,.1f} MB "
+            f"of weights read per token")
+    if "bound_tokens_per_second" in one:
+        line += (f"; bandwidth {one['bandwidth_bytes_per_second'] / 1e9:.0f} GB/s bounds it at "
+                 f"{one['bound_tokens_per_second']:.1f} tokens/s ({one['fraction_of_bound']:.0%} reached)")
+    print(line)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,10 +330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_table(result, args)
     if args.json:
         summary = {"settings": {k: v for k, v in vars(args).items() if k != "json"}, "results": results}
-        args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        write_json(args.json, summary)
     mismatched = [(r["llm"], label) for r in results for label, c in r["comparisons"].items()
                   if c["identical_ids"] != c["samples"]]
-    if mismatched:
+    if mismatched and args.dtype != "float32":
+        print(f"\nids differ from the baseline in {mismatched} ({args.dtype} rounding)", file=sys.stderr)
+    elif mismatched:
         print(f"\nids differ from the baseline in: {mismatched}", file=sys.stderr)
         return 1
     return 0

@@ -24,7 +24,6 @@ Everything each model wrote (run folder, predictions, report.md) stays under ``-
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from uniad.io import write_json
 from uniad.world.synthetic import make_world
 from uniad.world.training import (
     LLM_SETTINGS, chance_name_accuracy, evaluate_on_world, train_on_world, world_config,
@@ -136,9 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = {"benchmark": "learn", "llm": args.llm, "world": str(world),
               "chance_name_accuracy": chance, "rows": rows,
               "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()}}
-    (out / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_json(out / "results.json", record)
     if args.json:
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        write_json(args.json, record)
     print(f"\nall outputs in {out}")
     return 0
 

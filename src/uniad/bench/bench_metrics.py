@@ -29,6 +29,7 @@ from uniad.eval.critic import critic_score
 from uniad.eval.recall import recall_at_k
 from uniad.eval.similarity import EmbeddingSimilarity, LexicalSimilarity, embedded_minilm_folder
 from uniad.errors import UniADError
+from uniad.io import write_json
 
 log = logging.getLogger("bench_metrics")
 SAMPLE = Path(__file__).resolve().parents[1] / "shared/data/tvad_sample/tvad_char_refine_eval.sample.json"
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in rows:
         print(f"{r['metric']:<28}{r['cpu_s']:>9.2f}{r['wall_s']:>9.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"pairs": len(preds), "rows": rows}, indent=2) + "\n")
+        write_json(args.json, {"pairs": len(preds), "rows": rows})
     return 0
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from uniad.narrate.encoder import VIT_L14, random_clip_encoder
 from uniad.world.sample_media import make_video
 from uniad.narrate.video import iter_frames
+from uniad.io import write_json
 
 log = logging.getLogger("bench_narrate")
 
@@ -285,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_describers(args, results)
     print(json.dumps(results, indent=2))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(args.json, results)
     return 0
 
 

@@ -72,6 +72,7 @@ from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.train.loop import train
 from uniad.world.training import open_world_split
+from uniad.io import write_json
 
 log = logging.getLogger("bench_train")
 
@@ -459,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "machine": {"arch": platform.machine(), "cpus": os.cpu_count(),
                                "torch": torch.__version__},
                    "results": results, "ratios": {key: value for key, _, value in figures}}
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(args.json, summary)
     return 0
 
 
