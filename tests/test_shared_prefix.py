@@ -106,6 +106,6 @@ def test_attention_refuses_what_it_does_not_compute():
     q = k = v = torch.zeros(1, 2, 1, 4)
     with pytest.raises(TypeError, match="SharedPrefixCache"):
         shared_prefix_attention(torch.nn.Identity(), q, k, v, None, scaling=0.5)
-    shared = SharedKeysValues(k, v, torch.ones(1, 1, dtype=torch.bool), k, v)
+    shared = SharedKeysValues(k, v, torch.zeros(1, 1, dtype=torch.bool), k, v)
     with pytest.raises(TypeError, match="sliding window"):
         shared_prefix_attention(torch.nn.Identity(), q, shared, None, None, scaling=0.5, sliding_window=4)

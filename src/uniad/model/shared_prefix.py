@@ -44,7 +44,7 @@ class SharedKeysValues:
 
     prompt_keys: Tensor  # (samples, kv_heads, prompt, head_dim)
     prompt_values: Tensor
-    prompt_mask: Tensor  # (samples, prompt) bool, False at left padding
+    prompt_padding: Tensor  # (samples, prompt) bool, True at left padding
     step_keys: Tensor  # (rows, kv_heads, steps, head_dim), rows = samples * rows_per_sample
     step_values: Tensor
 
@@ -59,7 +59,7 @@ class SharedPrefixCache(Cache):
         super().__init__(layers=[])
         self.prompt_keys = [layer.keys for layer in prompt.layers]
         self.prompt_values = [layer.values for layer in prompt.layers]
-        self.prompt_mask = prompt_mask.bool()
+        self.prompt_padding = ~prompt_mask.bool()
         self.step_keys: list[Tensor | None] = [None] * len(self.prompt_keys)
         self.step_values: list[Tensor | None] = [None] * len(self.prompt_keys)
         self.rows_per_sample = 1
@@ -74,10 +74,10 @@ class SharedPrefixCache(Cache):
         if len(samples) * rows_per_sample != len(parents) or not torch.equal(
                 old_samples, samples.repeat_interleave(rows_per_sample)):
             raise ValueError("each live sample must keep the same number of consecutive rows")
-        if len(samples) != len(self.prompt_mask):
+        if len(samples) != len(self.prompt_padding):
             self.prompt_keys = [keys[samples] for keys in self.prompt_keys]
             self.prompt_values = [values[samples] for values in self.prompt_values]
-            self.prompt_mask = self.prompt_mask[samples]
+            self.prompt_padding = self.prompt_padding[samples]
         if self.step_keys[0] is not None:
             self.step_keys = [keys[parents] for keys in self.step_keys]
             self.step_values = [values[parents] for values in self.step_values]
@@ -91,12 +91,12 @@ class SharedPrefixCache(Cache):
         values = value_states if old_values is None else torch.cat([old_values, value_states], dim=2)
         self.step_keys[layer_idx], self.step_values[layer_idx] = keys, values
         both = SharedKeysValues(self.prompt_keys[layer_idx], self.prompt_values[layer_idx],
-                                self.prompt_mask, keys, values)
+                                self.prompt_padding, keys, values)
         return both, None
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
         steps = self.step_keys[layer_idx]
-        return self.prompt_mask.shape[1] + (0 if steps is None else steps.shape[2])
+        return self.prompt_padding.shape[1] + (0 if steps is None else steps.shape[2])
 
 
 def _by_sample(rows: Tensor, samples: int) -> Tensor:
@@ -115,7 +115,11 @@ def shared_prefix_attention(module: torch.nn.Module, query: Tensor, key: SharedK
                             attention_mask: Tensor | None, scaling: float, dropout: float = 0.0,
                             **kwargs) -> tuple[Tensor, None]:
     """One decoding step's attention, ``query`` ``(rows, heads, 1, head_dim)``; returns
-    ``(rows, 1, heads, head_dim)`` as transformers' attention functions do."""
+    ``(rows, 1, heads, head_dim)`` as transformers' attention functions do.
+
+    The signature is ``AttentionInterface``'s: ``key`` is what :meth:`SharedPrefixCache.update`
+    returned (``value`` is inside it), the padding mask travels with the cache (the model's
+    ``attention_mask`` is None), and decoding runs without dropout."""
     if not isinstance(key, SharedKeysValues) or query.shape[2] != 1:
         raise TypeError("shared-prefix attention runs one decoding step on a SharedPrefixCache")
     if kwargs.get("sliding_window") is not None or kwargs.get("softcap") is not None:
@@ -128,7 +132,7 @@ def shared_prefix_attention(module: torch.nn.Module, query: Tensor, key: SharedK
     prompt_scores = _by_sample(query, samples) @ key.prompt_keys.transpose(2, 3)
     step_scores = _by_sample(query @ key.step_keys.transpose(2, 3), samples)
     scores = torch.cat([prompt_scores, step_scores], dim=-1) * scaling
-    scores[..., :prompt_length].masked_fill_(~key.prompt_mask[:, None, None, :], float("-inf"))
+    scores[..., :prompt_length].masked_fill_(key.prompt_padding[:, None, None, :], float("-inf"))
     # float32 at least, as eager attention (half-precision weights would lose the tail).
     weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
     weights = weights.to(query.dtype)
