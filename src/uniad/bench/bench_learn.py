@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from uniad.io import write_json
+from uniad.io import write_json, write_text
 from uniad.world.synthetic import make_world
 from uniad.world.training import (
     LLM_SETTINGS, chance_name_accuracy, evaluate_on_world, train_on_world, world_config,
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chance = chance_name_accuracy(world)
     text = table(rows, chance, args.llm)
     print(text)
-    (out / "table.md").write_text(text + "\n")
+    write_text(out / "table.md", text + "\n")
     record = {"benchmark": "learn", "llm": args.llm, "world": str(world),
               "chance_name_accuracy": chance, "rows": rows,
               "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()}}

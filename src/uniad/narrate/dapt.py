@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from uniad.io import write_bytes
 from uniad.narrate.tracks import NarratedAD
 
 TT = "http://www.w3.org/ns/ttml"
@@ -74,9 +75,7 @@ def write_dapt(
         for node in p.iter():
             if node is not p:
                 node.tail = None
-    path = Path(path)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
-    return path
+    return write_bytes(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def _seconds(value: str | None) -> float | None:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from uniad.io import write_text
 from uniad.narrate.tracks import NarratedAD
 
 Interval = tuple[float, float]
@@ -100,6 +101,4 @@ def write_review_page(
 <script>{_SCRIPT}</script>
 </body></html>
 """
-    path = Path(path)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_text(path, page)
