@@ -413,32 +413,25 @@ class PrefilledLM:
 
     def advance(self, parents: Tensor, tokens: Tensor) -> Tensor:
         parents, tokens = parents.to(self.mask.device), tokens.to(self.mask.device)
-        if self.shared_prefix:
-            return self._shared_prefix_step(parents, tokens)
-        moved = len(parents) != len(self.mask) or not torch.equal(
+        moved = len(parents) != len(self.next_position) or not torch.equal(
             parents, torch.arange(len(parents), device=parents.device))
         if moved:
-            self.cache.reorder_cache(parents)  # a copy of the whole cache: only when needed
-            self.mask, self.next_position = self.mask[parents], self.next_position[parents]
-        self.mask = torch.cat([self.mask, self.mask.new_ones(len(parents), 1)], dim=1)
-        out = self.decoder(inputs_embeds=self._embed(tokens)[:, None], attention_mask=self.mask,
-                           position_ids=self.next_position[:, None], use_cache=True,
-                           **{self.cache_argument: self.cache})
-        self.next_position = self.next_position + 1
-        return self._logits(out.last_hidden_state[:, -1])
-
-    def _shared_prefix_step(self, parents: Tensor, tokens: Tensor) -> Tensor:
-        """One step through :mod:`uniad.model.shared_prefix`: the prompt's cache stays one
-        copy per sample, only the generated positions follow the beams."""
-        if not isinstance(self.cache, SharedPrefixCache):
-            self.cache = SharedPrefixCache(self.cache, self.mask)
-        if len(parents) != len(self.next_position) or not torch.equal(
-                parents, torch.arange(len(parents), device=parents.device)):
-            self.cache.select_rows(parents)
             self.next_position = self.next_position[parents]
-        with shared_prefix_steps(self.decoder.config):
-            out = self.decoder(inputs_embeds=self._embed(tokens)[:, None],
-                               position_ids=self.next_position[:, None], use_cache=True,
-                               **{self.cache_argument: self.cache})
+        step = dict(inputs_embeds=self._embed(tokens)[:, None], position_ids=self.next_position[:, None],
+                    use_cache=True)
+        if self.shared_prefix:
+            # The prompt's cache stays one copy per sample; only generated positions move.
+            if not isinstance(self.cache, SharedPrefixCache):
+                self.cache = SharedPrefixCache(self.cache, self.mask)
+            if moved:
+                self.cache.select_rows(parents)
+            with shared_prefix_steps(self.decoder.config):
+                out = self.decoder(**step, **{self.cache_argument: self.cache})
+        else:
+            if moved:
+                self.cache.reorder_cache(parents)  # a copy of the whole cache: only when needed
+                self.mask = self.mask[parents]
+            self.mask = torch.cat([self.mask, self.mask.new_ones(len(parents), 1)], dim=1)
+            out = self.decoder(**step, attention_mask=self.mask, **{self.cache_argument: self.cache})
         self.next_position = self.next_position + 1
         return self._logits(out.last_hidden_state[:, -1])
