@@ -62,19 +62,19 @@ def test_crash_during_save_keeps_previous_latest(
     tmp_path: Path, straight_hash: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _run(tmp_path, stop_at_step=3)
-    real_save = ckpt.save_file
+    real_save = ckpt.write_safetensors
 
-    def dies_half_way(tensors: dict, path: str) -> None:
+    def dies_half_way(path: str, tensors: dict) -> None:
         Path(path).write_bytes(b"\x00" * 17)  # a torn file, then the process "dies"
         raise KeyboardInterrupt("killed during save")
 
-    monkeypatch.setattr(ckpt, "save_file", dies_half_way)
+    monkeypatch.setattr(ckpt, "write_safetensors", dies_half_way)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, resume=True)  # first save is at step 5 (end of epoch 0)
     assert any(p.name.startswith(".tmp-") for p in (tmp_path / ckpt.CHECKPOINTS).iterdir())
     assert ckpt.latest_checkpoint(tmp_path).name == "step_0000003"
 
-    monkeypatch.setattr(ckpt, "save_file", real_save)
+    monkeypatch.setattr(ckpt, "write_safetensors", real_save)
     resumed_hash, resumed = _run(tmp_path, resume=True)
     assert resumed.completed
     assert not any(p.name.startswith(".tmp-") for p in (tmp_path / ckpt.CHECKPOINTS).iterdir())

@@ -125,6 +125,15 @@ def read_safetensors(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot be read as safetensors: {err}") from None
 
 
+def write_safetensors(path: Path, tensors: dict[str, Any]) -> Path:
+    """Tensors as a safetensors file through the atomic writer (disk errors named)."""
+    from safetensors.torch import save
+
+    from uniad.io import write_bytes
+
+    return write_bytes(path, save(tensors))
+
+
 def tokenizer_identity(tokenizer: Any) -> dict[str, Any]:
     """The tokenizer facts :data:`TOKENIZER_KEYS` records (empty without a tokenizer)."""
     if tokenizer is None:

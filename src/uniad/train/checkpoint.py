@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save
 from torch import nn
 
 from uniad.errors import OutputError, UniADError
 from uniad.io import output_error, write_bytes, write_json, write_text
-from uniad.model.folder import WEIGHTS_FILE, read_safetensors
+from uniad.model.folder import WEIGHTS_FILE, read_safetensors, write_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +74,6 @@ def load_trainable(model: nn.Module, path: Path) -> None:
     result = model.load_state_dict(tensors, strict=False)
     if result.unexpected_keys:
         raise UniADError(f"{path}: model has no parameters named {result.unexpected_keys[:5]}")
-
-
-def save_file(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """safetensors' ``save_file``, written by the atomic writer (disk errors named)."""
-    write_bytes(path, save(tensors))
 
 
 def _is_complete(folder: Path) -> bool:
@@ -145,7 +139,7 @@ def save_checkpoint(
         tmp.mkdir()
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        save_file(weights, tmp / WEIGHTS)
+        write_safetensors(tmp / WEIGHTS, weights)
         write_bytes(tmp / STATE, buffer.getvalue())
         # meta.json last: its presence marks the folder complete.
         write_json(tmp / META, meta)

@@ -358,7 +358,7 @@ class Trainer:
                 self.model.save_pretrained(final)
             else:
                 final.mkdir(parents=True, exist_ok=True)
-                ckpt.save_file(ckpt.trainable_state_dict(self.model), final / ckpt.WEIGHTS)
+                ckpt.write_safetensors(final / ckpt.WEIGHTS, ckpt.trainable_state_dict(self.model))
             plot_losses(self.run_dir)
         barrier(self.ctx)
 
