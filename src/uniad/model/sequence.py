@@ -51,7 +51,7 @@ from typing import Literal, Union
 
 import torch
 
-from uniad.config import ModelConfig
+from uniad.config import ModelConfig, check_section
 from uniad.data.schema import ADEvent, Character, Sample
 from uniad.errors import UniADError
 
@@ -67,7 +67,6 @@ Role = Literal[
     "current_video",
     "target",
 ]
-PROMPT_STYLES = ("release", "plain")
 # The fixed words of the layout (release wording); a tokenizer trained for the "tiny" LLM
 # must see them next to the ADs and character lines (see ``tokenizer_corpus``).
 CHARACTERS_HEADER = "Possible characters:"
@@ -136,15 +135,7 @@ class SequenceBuilder:
     """Builds a sample's segment list; the ablation switches remove exactly their segments."""
 
     def __init__(self, tokenizer, model_config: ModelConfig) -> None:
-        if model_config.prompt_style not in PROMPT_STYLES:
-            raise UniADError(
-                f"model.prompt_style '{model_config.prompt_style}' is not one of "
-                f"{', '.join(PROMPT_STYLES)}"
-            )
-        for name, allowed in (("prompt", ("mad", "cmdtv")), ("context_mode", ("release", "text"))):
-            if getattr(model_config, name) not in allowed:
-                raise UniADError(f"model.{name} '{getattr(model_config, name)}' is not one of "
-                                 f"{', '.join(allowed)}")
+        check_section(model_config, "model")  # prompt, prompt_style, context_mode: their Literals
         if tokenizer.eos_token_id is None:
             raise UniADError("the tokenizer has no end-of-sequence token; the AD target needs one")
         self.tokenizer = tokenizer

@@ -21,13 +21,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save
 from torch import nn
 
 from uniad.config import GenerationConfig, UniADConfig
 from uniad.data.schema import Sample
 from uniad.errors import UniADError
-from uniad.io import write_bytes, write_json
+from uniad.io import write_json
 from uniad.model.batch import gather_blocks
 from uniad.model.decode import DecodeSettings, PrefilledLM, bucket_by_length, decode
 from uniad.model.llm import apply_lora, embedding_width, load_llm, save_llm, text_decoder, vocab_size
@@ -45,7 +44,7 @@ from uniad.model.sequence import (
 
 from uniad.model.folder import (  # the checkpoint folder contract, re-exported for callers
     CONFIG_FILE, LLM_DIR, LLM_FILE, WEIGHTS_FILE, check_llm, checkpoint_dir, read_config,
-    read_identity, read_weights, tokenizer_identity,
+    read_identity, read_weights, tokenizer_identity, write_safetensors,
 )
 KEPT_FROZEN = ("context_placeholder",)  # frozen weights a checkpoint still holds
 
@@ -90,11 +89,9 @@ class UniAD(nn.Module):
         super().__init__()
         if llm is None:
             llm, tokenizer = load_llm(config.model.llm)
-        self.config = config
+        self.config = config.validate()  # configs built in code meet the loaders' rules too
         self.llm_spec = llm_spec or config.model.llm
         self.tokenizer = tokenizer
-        if config.model.attention not in ("default", "eager"):
-            raise UniADError(f"model.attention '{config.model.attention}' is not one of default, eager")
         if config.model.attention == "eager":
             # The release's attention under its pinned torch (LAYOUT-cmdad-tvad pitfall 3).
             llm.set_attn_implementation("eager")
@@ -283,9 +280,7 @@ class UniAD(nn.Module):
                 for i, ids in zip(group, decode(lm, first, settings)):
                     results[i] = ids
         finally:
-            if was_training:
-                self.unmerge_lora()
-            self.train(was_training)
+            self.train(was_training)  # unmerges LoRA when going back to training
         return results
 
     def decode_text(self, ids: list[list[int]]) -> list[str]:
@@ -366,7 +361,7 @@ class UniAD(nn.Module):
         self.unmerge_lora()  # the base weights must be saved without the adapters folded in
         self.config.save(out / CONFIG_FILE)
         state = {k: v.contiguous().cpu() for k, v in self.trainable_state_dict().items()}
-        write_bytes(out / WEIGHTS_FILE, save(state))
+        write_safetensors(out / WEIGHTS_FILE, state)
         identity = self.llm_identity()
         if self.llm_spec == "tiny":
             # unload() strips the adapters; on a copy, so this model keeps its own.
