@@ -66,7 +66,6 @@ class DecodeSettings:
     eos_id: int
     bos_id: int | None
     rules: Rules
-    length_penalty: float = 1.0
     # Token sequences never to complete (transformers' ``bad_words_ids``): narration's
     # repeat guard bans the previous AD this way.
     banned: tuple[tuple[int, ...], ...] = ()
@@ -116,17 +115,17 @@ def _with_seed(history: Tensor, settings: DecodeSettings) -> Tensor:
 @dataclass
 class HeapHypotheses:
     """transformers 4.x's ``BeamHypotheses`` (``hf432``, ``hf446``) with ``early_stopping=False``: the best
-    ``num_beams`` finished hypotheses, scored ``sum_logprobs / length ** length_penalty``."""
+    ``num_beams`` finished hypotheses, scored ``sum_logprobs / length`` (the release's
+    ``length_penalty`` is 1)."""
 
     num_beams: int
-    length_penalty: float = 1.0
     beams: list[tuple[float, list[int]]] = field(default_factory=list)
     worst_score: float = 1e9
 
     def add(self, tokens: list[int], sum_logprobs: float, length: int) -> None:
         """Keep ``tokens`` if there is room or it beats the worst kept (4.32.1's order of
         operations, including its tie-breaking by insertion index)."""
-        score = sum_logprobs / (length**self.length_penalty)
+        score = sum_logprobs / length
         if len(self.beams) < self.num_beams or score > self.worst_score:
             self.beams.append((score, tokens))
             if len(self.beams) > self.num_beams:
@@ -140,7 +139,7 @@ class HeapHypotheses:
         """Full, and no running beam can beat the worst kept (the ``cur_len`` heuristic)."""
         if len(self.beams) < self.num_beams:
             return False
-        return self.worst_score >= best_sum_logprobs / cur_len**self.length_penalty
+        return self.worst_score >= best_sum_logprobs / cur_len
 
     def best(self) -> list[int]:
         """The highest score; among equal scores the last added (4.32.1 pops a stable sort)."""
@@ -164,7 +163,7 @@ class _HeapSearch:
 
     def __init__(self, settings: DecodeSettings, batch: int) -> None:
         self.s = settings
-        self.hyps = [HeapHypotheses(settings.num_beams, settings.length_penalty) for _ in range(batch)]
+        self.hyps = [HeapHypotheses(settings.num_beams) for _ in range(batch)]
 
     def step(self, live: list[int], histories: Tensor, top_scores: Tensor, top_tokens: Tensor,
              top_beams: Tensor, generated: int) -> _Step:
@@ -231,7 +230,7 @@ class _StandardSearch:
         # Finished candidates: only those ranked in the top num_beams, length-normalised.
         rank_ok = torch.arange(top_scores.shape[1]) < k
         just_finished = hits & rank_ok[None, :]
-        normalised = top_scores / ((generated + 1) ** s.length_penalty)
+        normalised = top_scores / (generated + 1)
         normalised = normalised + (~self.improvable[idx, None]).to(torch.float32) * NEG_INF_SCORE
         normalised = normalised + (~just_finished) * NEG_INF_SCORE
         merged_scores = torch.cat([self.finished_scores[idx], normalised], dim=1)
@@ -246,7 +245,7 @@ class _StandardSearch:
         self.finished_scores[idx] = merged_scores.gather(1, keep)
         self.finished[idx] = merged_finished.gather(1, keep)
         # The early-stop heuristic, after the length grows by one.
-        best_running = next_scores[:, :1] / ((generated + 1) ** s.length_penalty)
+        best_running = next_scores[:, :1] / (generated + 1)
         worst = torch.where(self.finished[idx], self.finished_scores[idx].min(dim=1, keepdim=True)[0],
                             torch.full_like(self.finished_scores[idx], NEG_INF_SCORE))
         self.improvable[idx] = self.improvable[idx] & (best_running > worst).any(dim=1)
