@@ -32,9 +32,11 @@ from uniad.errors import UniADError
 from uniad.io import write_json
 
 log = logging.getLogger("bench_metrics")
-SAMPLE = Path(__file__).resolve().parents[1] / "shared/data/tvad_sample/tvad_char_refine_eval.sample.json"
-if not SAMPLE.is_file():
-    SAMPLE = Path("/work/shared/data/tvad_sample/tvad_char_refine_eval.sample.json")
+SAMPLE_IN_SHARED = "data/tvad_sample/tvad_char_refine_eval.sample.json"
+_CHECKOUT = Path(__file__).resolve().parents[3]  # src/uniad/bench/ -> the repository
+# The project's shared data lives in the checkout's shared/ or beside it (../shared).
+SAMPLE = next((p for p in (_CHECKOUT / "shared" / SAMPLE_IN_SHARED, _CHECKOUT.parent / "shared" / SAMPLE_IN_SHARED)
+               if p.is_file()), _CHECKOUT.parent / "shared" / SAMPLE_IN_SHARED)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

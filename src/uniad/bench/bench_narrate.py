@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from uniad.narrate.encoder import VIT_L14, random_clip_encoder
-from uniad.world.sample_media import make_video
+from uniad.world.sample_media import SampleMedia, make_video
 from uniad.narrate.video import iter_frames
 from uniad.io import write_json
 
@@ -221,7 +221,7 @@ def time_ocr(tmp: Path, size: str, seconds: float = 12.0) -> dict[str, float]:
     return {"ocr_frames_per_s": round(len(frames) / secs, 2), "ocr_size": size}
 
 
-def _tiny_uniad(tmp: Path):
+def _tiny_uniad():
     """A random tiny UniAD whose recorded encoder is a random CLIP narrate can rebuild."""
     import torch
 
@@ -239,18 +239,16 @@ def _tiny_uniad(tmp: Path):
     return UniAD.build(config)
 
 
-def time_describer(tmp: Path, kind: str) -> float:
+def time_describer(tmp: Path, kind: str, media: SampleMedia) -> float:
     """Seconds of the describe stage per described slot, narrating the 30 s sample film."""
     from uniad.narrate.openai_stub import StubChatServer
     from uniad.narrate.run import narrate
-    from uniad.world.sample_media import make_sample_media
     from uniad.narrate.tiny_vlm import build_tiny_vlm
 
-    media = make_sample_media(tmp / "film", duration=30.0)
     common = dict(subtitles=media.subtitles, cache_dir=tmp / "cache")
     out = tmp / f"out-{kind}"
     if kind == "uniad":
-        result = narrate(media.video, media.cast, _tiny_uniad(tmp), out, **common)
+        result = narrate(media.video, media.cast, _tiny_uniad(), out, **common)
     elif kind == "vlm":
         folder = build_tiny_vlm(tmp / "vlm")
         result = narrate(media.video, media.cast, None, out, describer=f"vlm:{folder}", **common)
@@ -267,10 +265,13 @@ def time_describer(tmp: Path, kind: str) -> float:
 
 def bench_describers(args: argparse.Namespace, results: dict[str, object]) -> None:
     """OCR frames/s and each describer kind's seconds per slot."""
+    from uniad.world.sample_media import make_sample_media
+
     with tempfile.TemporaryDirectory() as tmp:
         results.update(time_ocr(Path(tmp), args.ocr_size))
+        media = make_sample_media(Path(tmp) / "film", duration=30.0)  # one film for every kind
         for kind in [k for k in args.describers.split(",") if k]:
-            results[f"describe_{kind}_s_per_slot"] = time_describer(Path(tmp), kind)
+            results[f"describe_{kind}_s_per_slot"] = time_describer(Path(tmp), kind, media)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
