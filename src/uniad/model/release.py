@@ -27,7 +27,8 @@ from uniad.config import load_config
 from uniad.errors import UniADError
 from uniad.io import write_bytes, write_json
 from uniad.model.llm import embedding_width, vocab_size
-from uniad.model.uniad import CONFIG_FILE, WEIGHTS_FILE, UniAD
+from uniad.model.folder import CONFIG_FILE, WEIGHTS_FILE, read_config, read_weights
+from uniad.model.uniad import UniAD
 
 log = logging.getLogger(__name__)
 
@@ -329,16 +330,14 @@ def export_release(run: str | Path, out: str | Path, name: str | None = None) ->
     for required in (CONFIG_FILE, WEIGHTS_FILE):
         if not (run / required).is_file():
             raise UniADError(f"{run}: not a UniAD run folder ({required} is missing)")
-    config = load_config(path=run / CONFIG_FILE)
+    config = read_config(run)
     if config.model.mapper not in ("perceiver", "qformer"):
         raise UniADError(f"{run}: model.mapper={config.model.mapper}: only the MAD (perceiver) "
                          "and CMD-AD/TV-AD (qformer) layouts exist in the release's format")
-    from safetensors.torch import load_file
-
     from uniad.model.release_cmdtv import ours_to_cmdtv
 
     to_release = ours_to_cmdtv if config.model.mapper == "qformer" else ours_to_release
-    release = to_release(load_file(run / WEIGHTS_FILE), str(run / WEIGHTS_FILE))
+    release = to_release(read_weights(run), str(run / WEIGHTS_FILE))
     if not any(key.endswith("norm.weight") for key in release):
         log.warning("%s holds no RMSNorm weights (trained with model.train_norms=false): the "
                     "release's loader keeps the base LLM's, as this run did, but "
