@@ -16,8 +16,8 @@ import argparse
 from pathlib import Path
 
 from uniad.commands.options import (
-    add_config_options, add_scoring_options, add_split_options, positive_float, positive_int,
-    scoring_options,
+    add_config_options, add_describer_options, add_scoring_options, add_split_options,
+    positive_float, positive_int, scoring_options,
 )
 
 # The one model setting evaluation may change: whether the checkpoint's LoRA acts.
@@ -156,14 +156,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--checkpoint", default=None,
                    help="a save_pretrained folder, or a run folder holding final/ (--describer uniad)")
-    p.add_argument("--describer", default="uniad", metavar="uniad|vlm:FOLDER|openai:URL",
-                   help="a vision-language describer instead of a checkpoint; reads frames from --videos")
+    add_describer_options(p)
     p.add_argument("--videos", default=None, metavar="DIR",
                    help="for vlm:/openai:, one video per video_id: DIR/<video_id>.mp4 (.mkv, .mov, ...)")
-    p.add_argument("--describer-model", default=None, help="model name for an openai: server")
-    p.add_argument("--api-key", default=None, help="key for an openai: server (default $OPENAI_API_KEY)")
-    p.add_argument("--frames-per-slot", type=positive_int, default=4,
-                   help="frames a vlm:/openai: describer sees")
     p.add_argument("--words-per-second", type=positive_float, default=2.5,
                    help="word budget per second of each event (vlm:/openai:)")
     add_split_options(p, data_help="annotation file of the split (MAD, CMD-AD, TV-AD)", required=False)
