@@ -48,18 +48,11 @@ def _describer_handler(args: argparse.Namespace) -> int:
         raise UniADError(f"--describer {args.describer} reads frames: pass --videos DIR "
                          "holding <video_id>.mp4 (or .mkv, ...) for each video of --data")
     device = _device(args)
-    shared = {}
 
-    def make(video):
-        if "model" in shared:  # one model for all videos; only the video changes
-            describer = shared["model"]
-            describer.video = video
-            return describer
-        shared["model"] = prompted_describer(kind, target, video, None, [], [],
-                                             model_name=args.describer_model,
-                                             api_key=args.api_key,
-                                             frames=args.frames_per_slot, device=device)
-        return shared["model"]
+    def make(video):  # called once, for the first event to describe: one model for all videos
+        return prompted_describer(kind, target, video, None, [], [],
+                                  model_name=args.describer_model, api_key=args.api_key,
+                                  frames=args.frames_per_slot, device=device)
 
     options = scoring_options(args)
     result = evaluate_describer(

@@ -68,8 +68,10 @@ def evaluate_describer(
     resume: bool = True,
     settings: dict[str, Any] | None = None,
 ) -> EvalResult:
-    """Describe every event (the first ``limit``) with ``make_describer(video)``, score,
-    and write the report files (``uniad.eval.report``)."""
+    """Describe every event (the first ``limit``), score, and write the report files
+    (``uniad.eval.report``). ``make_describer(video)`` is called once, for the first event
+    still to describe (never when ``out_dir`` holds them all); that one describer then gets
+    each event's ``video`` and ``cast`` set before it describes it."""
 
     out, videos = Path(out_dir), Path(videos)
     check_output_folder(out)
@@ -87,13 +89,13 @@ def _describe_locked(make_describer, events, chosen, files, references, out, opt
                      "words_per_second": words_per_second, "min_words": min_words}, resume)
     done = {r["uid"]: r for r in read_lines(out / LINES_FILE)}
     pending = [e for e in chosen if e.uid not in done]
-    describers: dict[str, PromptedDescriber] = {}
+    describer: PromptedDescriber | None = None
     with AppendLog(out / LINES_FILE) as lines:
         for event in tqdm(sorted(pending, key=lambda e: (e.video_id, e.start)), desc="describing",
                           unit="AD"):
-            if event.video_id not in describers:
-                describers[event.video_id] = make_describer(files[event.video_id])
-            describer = describers[event.video_id]
+            if describer is None:
+                describer = make_describer(files[event.video_id])
+            describer.video = files[event.video_id]
             describer.cast = [CastPortrait(c.display_name, c.display_name)
                               for c in (event.refined or event.candidates)]
             earlier = sorted((r for r in done.values() if r["video_id"] == event.video_id
