@@ -193,6 +193,7 @@ def test_evaluate_describer_builds_one_describer_and_moves_it_between_videos(tmp
 
     from uniad.data.formats import read_annotations, write_mad_train
     from uniad.data.schema import ADEvent
+    from uniad.errors import OutputError
     from uniad.eval.describe_split import evaluate_describer
     from uniad.eval.inputs import load_references
     from uniad.eval.scoring import ScoreOptions
@@ -225,3 +226,8 @@ def test_evaluate_describer_builds_one_describer_and_moves_it_between_videos(tmp
     evaluate_describer(make, read_annotations(data).events, videos, load_references(data),
                        tmp_path / "out", **kwargs)
     assert made == ["m1.mp4"]  # a resume with nothing left to describe builds no describer
+    (tmp_path / "out" / "report.md").unlink()
+    (tmp_path / "out" / "report.md").mkdir()  # the report cannot be written
+    with pytest.raises(OutputError, match="the 3 predictions are kept in .*predictions.jsonl"):
+        evaluate_describer(make, read_annotations(data).events, videos, load_references(data),
+                           tmp_path / "out", **kwargs)

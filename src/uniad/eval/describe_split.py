@@ -25,13 +25,12 @@ from tqdm import tqdm
 from uniad.data.schema import ADEvent
 from uniad.errors import DataError
 from uniad.eval.evaluate import (
-    LINES_FILE, EvalResult, check_output_folder, check_run, output_lock, read_lines, sample_cider,
-    split_references,
+    LINES_FILE, EvalResult, check_output_folder, check_run, output_lock, read_lines,
+    score_and_report,
 )
 from uniad.io import AppendLog
 from uniad.eval.inputs import References
-from uniad.eval.report import write_outputs
-from uniad.eval.scoring import ScoreOptions, score
+from uniad.eval.scoring import ScoreOptions
 from uniad.narrate.prompt import CastPortrait
 from uniad.narrate.prompted import PromptedDescriber
 from uniad.narrate.slots import Slot
@@ -111,16 +110,10 @@ def _describe_locked(make_describer, events, chosen, files, references, out, opt
             lines.append([json.dumps(record, ensure_ascii=False)])
             done[event.uid] = record
     records = [done[e.uid] for e in chosen]
-    predictions = {r["uid"]: r["prediction"] for r in records}
-    refs = split_references(None, list(predictions), references)
-    report = score(predictions, refs, options)
-    empty = sum(not p.strip() for p in predictions.values())
-    report.counts.update({"events": len(events), "left out by --limit": len(events) - len(chosen),
-                          "empty predictions (SKIP)": empty, "generated in this run": len(pending)})
-    result = EvalResult(
-        out_dir=out, scores=report.scores, counts=report.counts, notes=report.notes,
+    empty = sum(not r["prediction"].strip() for r in records)
+    return score_and_report(
+        out, records, references, options, notes=(), counts={
+            "events": len(events), "left out by --limit": len(events) - len(chosen),
+            "empty predictions (SKIP)": empty, "generated in this run": len(pending)},
         settings={**(settings or {}), "words_per_second": words_per_second, "videos": str(videos)},
-        records=records, sample_cider=sample_cider(predictions, refs, options.tokenizer),
-        generated_now=len(pending))
-    write_outputs(result)
-    return result
+        generated=len(pending))
