@@ -55,8 +55,9 @@ def _describer_handler(args: argparse.Namespace) -> int:
                                   frames=args.frames_per_slot, device=device)
 
     options = scoring_options(args)
+    annotations = read_annotations(args.data)
     result = evaluate_describer(
-        make, read_annotations(args.data).events, args.videos, load_references(args.data),
+        make, annotations.events, args.videos, load_references(args.data, annotations),
         args.out, data=args.data, options=options, words_per_second=args.words_per_second,
         limit=args.limit, resume=not args.no_resume,
         settings={"describer": args.describer, "describer_model": args.describer_model,
@@ -80,6 +81,7 @@ def _handler(args: argparse.Namespace) -> int:
     import torch
 
     from uniad.config import load_config
+    from uniad.data.formats import read_annotations
     from uniad.world.synthetic import WORLD_FILE, load_world_truth
     from uniad.world.accuracy import WorldScorer
     from uniad.errors import DataError, UniADError
@@ -108,8 +110,9 @@ def _handler(args: argparse.Namespace) -> int:
     config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set + batch)
     check_output_folder(Path(args.out))
     options = scoring_options(args)
+    annotations = read_annotations(args.data)  # parsed once, for the dataset and the references
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
-                         seed=config.train.seed)
+                         seed=config.train.seed, read=annotations)
     dataset.features.check_width(config.model.feature_dim)
     if dataset.unreadable and not args.skip_unreadable:
         reasons = dict(dataset.dropped)
@@ -119,7 +122,7 @@ def _handler(args: argparse.Namespace) -> int:
                         "scores on the rest would not compare with full-split numbers: fix the "
                         "store, or pass --skip-unreadable (they are then listed in scores.json)",
                         record=first)
-    references = load_references(args.data)
+    references = load_references(args.data, annotations)
     device = _device(args)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
     model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device, dtype=dtype)
