@@ -95,7 +95,7 @@ def _handler(args: argparse.Namespace) -> int:
         raise UniADError("--data (the annotation file of the split) is needed")
     if args.describer != "uniad":
         return _describer_handler(args)
-    if not args.checkpoint or not args.features or not args.data:
+    if not args.checkpoint or not args.features:
         raise UniADError("--checkpoint, --data and --features are needed (or --describer "
                          "vlm:/openai: with --data and --videos)")
     model_keys = [s for s in args.set if s.strip().startswith("model.")
