@@ -186,3 +186,48 @@ def test_evaluate_a_describer_on_a_split_of_video_files(media, tmp_path, capsys)
     assert "--videos" in capsys.readouterr().err
     assert main([*common, "--out", str(tmp_path / "eval4")]) == 2  # uniad needs a checkpoint
     assert "--checkpoint" in capsys.readouterr().err
+
+
+def test_evaluate_describer_builds_one_describer_and_moves_it_between_videos(tmp_path):
+    from types import SimpleNamespace
+
+    from uniad.data.formats import read_annotations, write_mad_train
+    from uniad.data.schema import ADEvent
+    from uniad.errors import OutputError
+    from uniad.eval.describe_split import evaluate_describer
+    from uniad.eval.inputs import load_references
+    from uniad.eval.scoring import ScoreOptions
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("m1.mp4", "m2.mkv"):
+        (videos / name).touch()  # found by name only: the stand-in describer reads no frames
+    data = write_mad_train(tmp_path / "eval.json", [
+        ADEvent("m2", 1.0, 4.0, "Ben runs."), ADEvent("m1", 1.0, 4.0, "Anna sits."),
+        ADEvent("m1", 5.0, 8.0, "Anna stands.")])
+    made, seen = [], []
+
+    class Describer:
+        cast: list = []
+
+        def __call__(self, slot, budget, previous):
+            seen.append((self.video.name, slot.start, len(previous)))
+            return SimpleNamespace(text="Someone moves.")
+
+    def make(video):
+        made.append(video.name)
+        return Describer()
+
+    kwargs = dict(data=data, options=ScoreOptions(metrics=("bleu",), tokenizer="python"))
+    result = evaluate_describer(make, read_annotations(data).events, videos, load_references(data),
+                                tmp_path / "out", **kwargs)
+    assert made == ["m1.mp4"] and len(result.records) == 3
+    assert seen == [("m1.mp4", 1.0, 0), ("m1.mp4", 5.0, 1), ("m2.mkv", 1.0, 0)]
+    evaluate_describer(make, read_annotations(data).events, videos, load_references(data),
+                       tmp_path / "out", **kwargs)
+    assert made == ["m1.mp4"]  # a resume with nothing left to describe builds no describer
+    (tmp_path / "out" / "report.md").unlink()
+    (tmp_path / "out" / "report.md").mkdir()  # the report cannot be written
+    with pytest.raises(OutputError, match="the 3 predictions are kept in .*predictions.jsonl"):
+        evaluate_describer(make, read_annotations(data).events, videos, load_references(data),
+                           tmp_path / "out", **kwargs)

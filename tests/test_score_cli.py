@@ -71,6 +71,22 @@ def test_annotation_file_as_reference(tmp_path, capsys):
     assert got["CharAcc"] == 100.0 and got["CRITIC"] == 100.0
 
 
+def test_references_of_annotations_already_read_equal_those_of_the_file(tmp_path, monkeypatch):
+    import uniad.data.formats as formats
+    from uniad.eval.inputs import load_references
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"tvad": [
+        {"key_name": "clip_a", "start": 1, "end": 3, "ad": "Rachel opens the door.", "char": [],
+         "char_in_ad": ["Rachel"], "char_pred": [], "prob": [], "prob_data": [-1.0]}]}))
+    parses = []
+    monkeypatch.setattr(formats.json, "loads", lambda text, f=json.loads: parses.append(1) or f(text))
+    from_file = load_references(path)
+    assert len(parses) == 1  # parsed once, not again to read the events
+    given = load_references(path, formats.read_annotations(path))
+    assert len(parses) == 2 and given == from_file
+
+
 @pytest.mark.parametrize("pred, ref, message", [
     (None, REFS, "file not found"),
     (["just", "strings"], REFS, "expected a record with 'id' and 'prediction'"),

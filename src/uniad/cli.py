@@ -20,6 +20,7 @@ import logging
 import sys
 import traceback
 
+from uniad.commands.options import positive_int
 from uniad.errors import UniADError
 from uniad.runtime import apply_threads
 
@@ -48,13 +49,6 @@ COMMAND_MODULES = [
 ]
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uniad",
@@ -66,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument(
-        "--threads", type=_positive_int, default=None, metavar="N",
+        "--threads", type=positive_int, default=None, metavar="N",
         help="torch intra-op threads (default: OMP_NUM_THREADS if set, else the cores not "
              "already busy, so a shared machine is not oversubscribed)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -28,6 +28,10 @@ import yaml
 from uniad.errors import ConfigError
 
 
+class RangeError(ConfigError):
+    """A value of its field's type outside the field's :class:`Range`."""
+
+
 @dataclass(frozen=True)
 class Range:
     """Bounds of a numeric field, attached as ``Annotated[int, Range(1)]``."""
@@ -38,10 +42,10 @@ class Range:
 
     def check(self, value: float, where: str) -> None:
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-            raise ConfigError(f"{where} must be {'>' if self.low_open else '>='} "
+            raise RangeError(f"{where} must be {'>' if self.low_open else '>='} "
                               f"{_number(self.low)}, got {value!r}")
         if self.high is not None and value > self.high:
-            raise ConfigError(f"{where} must be <= {_number(self.high)}, got {value!r}")
+            raise RangeError(f"{where} must be <= {_number(self.high)}, got {value!r}")
 
 
 T = typing.TypeVar("T")
@@ -287,10 +291,8 @@ def _describe_type(hint: Any) -> str:
         return " or ".join(_describe_type(a) for a in args)
     if origin is Literal:
         return "one of " + ", ".join(str(a) for a in args)
-    if origin in (list, tuple):
-        return f"a list of {_describe_type(args[0])}" if args else "a list"
-    if origin is dict:
-        return "a mapping"
+    if origin is list:
+        return f"a list of {_describe_type(args[0])}"
     return {bool: "true or false", int: "an integer", float: "a number", str: "text",
             _NONE: "none"}.get(hint, getattr(hint, "__name__", str(hint)))
 
@@ -317,32 +319,21 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
                 continue
             try:
                 return coerce(value, option, where)
-            except ConfigError as err:
-                if _is_range_error(err):
-                    raise  # the type fits, the value does not: say that, not "expected X"
+            except RangeError:
+                raise  # the type fits, the value does not: say that, not "expected X"
+            except ConfigError:
+                pass
         raise ConfigError(f"{where} expects {_describe_type(hint)}, got {value!r}")
     if origin is Literal:
         if value in args and not isinstance(value, bool):
             return value
         raise ConfigError(f"{where} must be one of {', '.join(map(str, args))}, got {value!r}")
-    if origin in (list, tuple):
+    if origin is list:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} expects {_describe_type(hint)}, got {value!r}")
-        items = args[:1] if origin is list or (len(args) == 2 and args[1] is Ellipsis) else args
-        if origin is tuple and items is args and args and len(value) != len(args):
-            raise ConfigError(f"{where} expects {len(args)} values, got {len(value)}")
-        kinds = [items[0] if len(items) == 1 else items[i] if items else Any
-                 for i in range(len(value))]
-        out = [coerce(v, kind, f"{where}[{i}]") for i, (v, kind) in enumerate(zip(value, kinds))]
-        return out if origin is list else tuple(out)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where} expects a mapping, got {value!r}")
-        key_type, value_type = args if len(args) == 2 else (Any, Any)
-        return {coerce(k, key_type, f"{where} key"): coerce(v, value_type, f"{where}[{k!r}]")
-                for k, v in value.items()}
+        return [coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -357,17 +348,7 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)  # a folder or model name YAML happened to read as a number
         raise ConfigError(f"{where} expects text, got {value!r}")
-    if hint is Any:
-        return value
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, hint):
-            raise ConfigError(f"{where} must be a mapping")
-        return value
     return value  # an annotation with no converter here (a class of its own) is kept as given
-
-
-def _is_range_error(err: ConfigError) -> bool:
-    return " must be >" in str(err) or " must be <" in str(err)
 
 
 _INT64 = 2**63  # settings reach torch and numpy, whose integers are 64-bit

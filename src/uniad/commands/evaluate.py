@@ -16,8 +16,8 @@ import argparse
 from pathlib import Path
 
 from uniad.commands.options import (
-    add_config_options, add_scoring_options, add_split_options, positive_float, positive_int,
-    scoring_options,
+    add_config_options, add_describer_options, add_scoring_options, add_split_options,
+    positive_float, positive_int, scoring_options,
 )
 
 # The one model setting evaluation may change: whether the checkpoint's LoRA acts.
@@ -48,22 +48,16 @@ def _describer_handler(args: argparse.Namespace) -> int:
         raise UniADError(f"--describer {args.describer} reads frames: pass --videos DIR "
                          "holding <video_id>.mp4 (or .mkv, ...) for each video of --data")
     device = _device(args)
-    shared = {}
 
-    def make(video):
-        if "model" in shared:  # one model for all videos; only the video changes
-            describer = shared["model"]
-            describer.video = video
-            return describer
-        shared["model"] = prompted_describer(kind, target, video, None, [], [],
-                                             model_name=args.describer_model,
-                                             api_key=args.api_key,
-                                             frames=args.frames_per_slot, device=device)
-        return shared["model"]
+    def make(video):  # called once, for the first event to describe: one model for all videos
+        return prompted_describer(kind, target, video, None, [], [],
+                                  model_name=args.describer_model, api_key=args.api_key,
+                                  frames=args.frames_per_slot, device=device)
 
     options = scoring_options(args)
+    annotations = read_annotations(args.data)
     result = evaluate_describer(
-        make, read_annotations(args.data).events, args.videos, load_references(args.data),
+        make, annotations.events, args.videos, load_references(args.data, annotations),
         args.out, data=args.data, options=options, words_per_second=args.words_per_second,
         limit=args.limit, resume=not args.no_resume,
         settings={"describer": args.describer, "describer_model": args.describer_model,
@@ -87,6 +81,7 @@ def _handler(args: argparse.Namespace) -> int:
     import torch
 
     from uniad.config import load_config
+    from uniad.data.formats import read_annotations
     from uniad.world.synthetic import WORLD_FILE, load_world_truth
     from uniad.world.accuracy import WorldScorer
     from uniad.errors import DataError, UniADError
@@ -100,7 +95,7 @@ def _handler(args: argparse.Namespace) -> int:
         raise UniADError("--data (the annotation file of the split) is needed")
     if args.describer != "uniad":
         return _describer_handler(args)
-    if not args.checkpoint or not args.features or not args.data:
+    if not args.checkpoint or not args.features:
         raise UniADError("--checkpoint, --data and --features are needed (or --describer "
                          "vlm:/openai: with --data and --videos)")
     model_keys = [s for s in args.set if s.strip().startswith("model.")
@@ -115,8 +110,9 @@ def _handler(args: argparse.Namespace) -> int:
     config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set + batch)
     check_output_folder(Path(args.out))
     options = scoring_options(args)
+    annotations = read_annotations(args.data)  # parsed once, for the dataset and the references
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
-                         seed=config.train.seed)
+                         seed=config.train.seed, read=annotations)
     dataset.features.check_width(config.model.feature_dim)
     if dataset.unreadable and not args.skip_unreadable:
         reasons = dict(dataset.dropped)
@@ -126,7 +122,7 @@ def _handler(args: argparse.Namespace) -> int:
                         "scores on the rest would not compare with full-split numbers: fix the "
                         "store, or pass --skip-unreadable (they are then listed in scores.json)",
                         record=first)
-    references = load_references(args.data)
+    references = load_references(args.data, annotations)
     device = _device(args)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
     model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device, dtype=dtype)
@@ -156,14 +152,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--checkpoint", default=None,
                    help="a save_pretrained folder, or a run folder holding final/ (--describer uniad)")
-    p.add_argument("--describer", default="uniad", metavar="uniad|vlm:FOLDER|openai:URL",
-                   help="a vision-language describer instead of a checkpoint; reads frames from --videos")
+    add_describer_options(p)
     p.add_argument("--videos", default=None, metavar="DIR",
                    help="for vlm:/openai:, one video per video_id: DIR/<video_id>.mp4 (.mkv, .mov, ...)")
-    p.add_argument("--describer-model", default=None, help="model name for an openai: server")
-    p.add_argument("--api-key", default=None, help="key for an openai: server (default $OPENAI_API_KEY)")
-    p.add_argument("--frames-per-slot", type=positive_int, default=4,
-                   help="frames a vlm:/openai: describer sees")
     p.add_argument("--words-per-second", type=positive_float, default=2.5,
                    help="word budget per second of each event (vlm:/openai:)")
     add_split_options(p, data_help="annotation file of the split (MAD, CMD-AD, TV-AD)", required=False)

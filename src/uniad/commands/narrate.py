@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from uniad.commands.narration_options import add_narration_options, settings_from
-from uniad.commands.options import add_section_flags, section_overrides
+from uniad.commands.options import add_describer_options, add_section_flags, section_overrides
 from uniad.config import NarrateConfig
 
 
@@ -64,17 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", default=None,
                         help="a trained UniAD folder, or a run folder holding final/; "
                              "needed by --describer uniad only")
-    parser.add_argument("--describer", default="uniad", metavar="uniad|vlm:FOLDER|openai:URL",
-                        help="who writes the ADs: the UniAD --checkpoint (default), a local "
-                             "image-text-to-text model folder (Qwen2.5-VL, SmolVLM, ...), or an "
-                             "OpenAI-compatible server, e.g. openai:http://127.0.0.1:8000/v1")
-    parser.add_argument("--describer-model", default=None, metavar="NAME",
-                        help="model name sent to an openai: server (default: $UNIAD_OPENAI_MODEL)")
-    parser.add_argument("--api-key", default=None,
-                        help="key for an openai: server (default: $OPENAI_API_KEY; local "
-                             "servers need none)")
-    parser.add_argument("--frames-per-slot", type=int, default=4, metavar="N",
-                        help="frames a vlm:/openai: describer sees per slot")
+    add_describer_options(parser)
     parser.add_argument("--no-portraits", action="store_true",
                         help="do not send cast photos to a vlm:/openai: describer (for servers "
                              "that accept few images per request); names are still given")

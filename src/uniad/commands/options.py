@@ -69,6 +69,22 @@ positive_int = _positive(int, "a whole number")  # counts: --limit, --stop-at-st
 positive_float = _positive(float, "a number")  # rates: --fps
 
 
+def add_describer_options(parser: argparse.ArgumentParser) -> None:
+    """Who writes the ADs (``uniad narrate`` and ``uniad evaluate``, one declaration):
+    ``--describer`` and the settings of a ``vlm:``/``openai:`` describer."""
+    parser.add_argument("--describer", default="uniad", metavar="uniad|vlm:FOLDER|openai:URL",
+                        help="who writes the ADs: the UniAD --checkpoint (default), a local "
+                             "image-text-to-text model folder (Qwen2.5-VL, SmolVLM, ...), or an "
+                             "OpenAI-compatible server, e.g. openai:http://127.0.0.1:8000/v1")
+    parser.add_argument("--describer-model", default=None, metavar="NAME",
+                        help="model name sent to an openai: server (default: $UNIAD_OPENAI_MODEL)")
+    parser.add_argument("--api-key", default=None,
+                        help="key for an openai: server (default: $OPENAI_API_KEY; local "
+                             "servers need none)")
+    parser.add_argument("--frames-per-slot", type=positive_int, default=4, metavar="N",
+                        help="frames a vlm:/openai: describer sees per slot")
+
+
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     """The metric options ``uniad score`` and ``uniad evaluate`` share (one declaration)."""
     parser.add_argument("--metrics", default="cider,bleu,meteor,rouge",

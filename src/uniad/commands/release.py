@@ -8,23 +8,22 @@ back in the release's key names, so both directions can be checked against each 
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def _import(args: argparse.Namespace) -> int:
-    from uniad.model.release import IMPORT_FILE, import_release  # imports torch
+    from uniad.model.release import import_release  # imports torch
 
-    folder, counts = import_release(
+    folder, provenance = import_release(
         args.checkpoint, args.llm, args.out, preset=args.preset,
         ad_pretrained=args.ad_pretrained, overrides=args.set, llm_vocab=args.llm_vocab,
         allow_width=args.allow_width,
     )
     print(f"imported {args.checkpoint} -> {folder}")
+    counts = provenance["keys_per_part"]
     for part, count in sorted(counts.items()):
         print(f"  {part:<17} {count:>5} key(s)")
     print(f"  {'total':<17} {sum(counts.values()):>5} key(s)")
-    absent = json.loads((folder / IMPORT_FILE).read_text()).get("absent_from_file", {})
-    for what, where in absent.items():
+    for what, where in provenance.get("absent_from_file", {}).items():
         print(f"  not in the file: {what}: value from {where}")
     return 0
 

@@ -192,7 +192,6 @@ class CharacterBank:
     def save(self, path: str | Path) -> Path:
         """Write the bank as safetensors (tensors bit-identical, cast in the metadata)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         from safetensors.torch import save
 
         # safetensors refuses shared or strided storage; bank tensors are small, so copy.

@@ -144,8 +144,7 @@ class ADDataset(Dataset):
         self.filtered_characters = 0  # entries data.character_filter left out
         self._previous: list[tuple[ADEvent, ...]] = []  # usable previous clips, oldest first
         self._characters: list[list[CharacterEntry]] = []
-        self._lengths: dict[str, int | None] = {}  # frames per video (None: unusable)
-        self._video_problems: dict[str, str | None] = {}  # why a video is unusable
+        self._videos: dict[str, int | str] = {}  # timeline video -> frames, or why it is unusable
         self._unusable_context = 0  # events whose earlier AD exists but whose clip does not
         for event in events:
             self._add(event)
@@ -171,15 +170,15 @@ class ADDataset(Dataset):
 
     def _window_problem(self, video_id: str, start: float, end: float) -> str | None:
         """The store's window check, each timeline video's dataset checked once."""
-        store = self.features
+        store, frames = self.features, None
         if store.layout == "timeline":
-            if video_id not in self._lengths:
+            if video_id not in self._videos:
                 problem = store.window_problem(video_id, 0.0, 0.0)
-                self._lengths[video_id] = None if problem else store.num_frames(video_id)
-                self._video_problems[video_id] = problem and problem.message
-            if self._lengths[video_id] is None:
-                return self._video_problems[video_id]
-        problem = store.window_problem(video_id, start, end, self._lengths.get(video_id))
+                self._videos[video_id] = problem.message if problem else store.num_frames(video_id)
+            frames = self._videos[video_id]
+            if isinstance(frames, str):
+                return frames
+        problem = store.window_problem(video_id, start, end, frames)
         return problem and problem.message
 
     def _add(self, event: ADEvent) -> None:

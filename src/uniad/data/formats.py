@@ -531,20 +531,25 @@ def scan_annotations(path: str | Path, expected: Iterable[str] = FORMATS) -> Ann
     return scan_json(str(path), data, expected)
 
 
-def _read(path: str | Path, expected: Iterable[str]) -> AnnotationScan:
-    scan = scan_annotations(path, expected)
+def _checked(scan: AnnotationScan) -> AnnotationScan:
+    """``scan``, or its first problem as a DataError; odd fields are logged."""
     if scan.problems:
         first = scan.problems[0]
         raise DataError(first.file, first.message, first.record, first.field)
     if scan.warnings:
         log.warning("%s: %d record(s) with odd fields the model does not read, kept "
-                    "(first: %s)", path, len(scan.warnings), scan.warnings[0])
+                    "(first: %s)", scan.path, len(scan.warnings), scan.warnings[0])
     return scan
 
 
-def read_annotations(path: str | Path) -> Annotations:
-    """Reads any of the annotation formats, detected from the JSON's shape."""
-    scan = _read(path, FORMATS)
+def _read(path: str | Path, expected: Iterable[str]) -> AnnotationScan:
+    return _checked(scan_annotations(path, expected))
+
+
+def read_annotations(path: str | Path, data: Any = None) -> Annotations:
+    """Reads any of the annotation formats, detected from the JSON's shape; ``data``: the
+    file's JSON when the caller has parsed it already (:func:`load_json`)."""
+    scan = _read(path, FORMATS) if data is None else _checked(scan_json(str(path), data))
     assert scan.format is not None  # _read raised otherwise
     return Annotations(format=scan.format, events=scan.events)
 

@@ -9,7 +9,7 @@ from uniad.config import DataConfig
 from uniad.data.charbank import CharacterBank
 from uniad.data.dataset import ADDataset
 from uniad.data.features import FeatureStore
-from uniad.data.formats import read_annotations
+from uniad.data.formats import Annotations, read_annotations
 from uniad.errors import UniADError
 
 
@@ -20,9 +20,11 @@ def open_split(
     config: DataConfig,
     training: bool,
     seed: int,
+    read: Annotations | None = None,
 ) -> ADDataset:
-    """An :class:`ADDataset` over one annotation file (any supported format)."""
-    events = read_annotations(annotations).events
+    """An :class:`ADDataset` over one annotation file (any supported format); ``read``:
+    that file as :func:`read_annotations` already read it."""
+    events = (read or read_annotations(annotations)).events
     store = FeatureStore(features, fps=config.fps, time_rounding=config.time_rounding)
     characters = CharacterBank.load(bank) if bank else None
     dataset = ADDataset(events, store, characters, config, training=training, seed=seed)

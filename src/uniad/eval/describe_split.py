@@ -25,13 +25,12 @@ from tqdm import tqdm
 from uniad.data.schema import ADEvent
 from uniad.errors import DataError
 from uniad.eval.evaluate import (
-    LINES_FILE, EvalResult, check_output_folder, check_run, output_lock, read_lines, sample_cider,
-    split_references,
+    LINES_FILE, EvalResult, check_output_folder, check_run, output_lock, read_lines,
+    score_and_report,
 )
 from uniad.io import AppendLog
 from uniad.eval.inputs import References
-from uniad.eval.report import write_outputs
-from uniad.eval.scoring import ScoreOptions, score
+from uniad.eval.scoring import ScoreOptions
 from uniad.narrate.prompt import CastPortrait
 from uniad.narrate.prompted import PromptedDescriber
 from uniad.narrate.slots import Slot
@@ -68,8 +67,10 @@ def evaluate_describer(
     resume: bool = True,
     settings: dict[str, Any] | None = None,
 ) -> EvalResult:
-    """Describe every event (the first ``limit``) with ``make_describer(video)``, score,
-    and write the report files (``uniad.eval.report``)."""
+    """Describe every event (the first ``limit``), score, and write the report files
+    (``uniad.eval.report``). ``make_describer(video)`` is called once, for the first event
+    still to describe (never when ``out_dir`` holds them all); that one describer then gets
+    each event's ``video`` and ``cast`` set before it describes it."""
 
     out, videos = Path(out_dir), Path(videos)
     check_output_folder(out)
@@ -87,13 +88,13 @@ def _describe_locked(make_describer, events, chosen, files, references, out, opt
                      "words_per_second": words_per_second, "min_words": min_words}, resume)
     done = {r["uid"]: r for r in read_lines(out / LINES_FILE)}
     pending = [e for e in chosen if e.uid not in done]
-    describers: dict[str, PromptedDescriber] = {}
+    describer: PromptedDescriber | None = None
     with AppendLog(out / LINES_FILE) as lines:
         for event in tqdm(sorted(pending, key=lambda e: (e.video_id, e.start)), desc="describing",
                           unit="AD"):
-            if event.video_id not in describers:
-                describers[event.video_id] = make_describer(files[event.video_id])
-            describer = describers[event.video_id]
+            if describer is None:
+                describer = make_describer(files[event.video_id])
+            describer.video = files[event.video_id]
             describer.cast = [CastPortrait(c.display_name, c.display_name)
                               for c in (event.refined or event.candidates)]
             earlier = sorted((r for r in done.values() if r["video_id"] == event.video_id
@@ -109,16 +110,10 @@ def _describe_locked(make_describer, events, chosen, files, references, out, opt
             lines.append([json.dumps(record, ensure_ascii=False)])
             done[event.uid] = record
     records = [done[e.uid] for e in chosen]
-    predictions = {r["uid"]: r["prediction"] for r in records}
-    refs = split_references(None, list(predictions), references)
-    report = score(predictions, refs, options)
-    empty = sum(not p.strip() for p in predictions.values())
-    report.counts.update({"events": len(events), "left out by --limit": len(events) - len(chosen),
-                          "empty predictions (SKIP)": empty, "generated in this run": len(pending)})
-    result = EvalResult(
-        out_dir=out, scores=report.scores, counts=report.counts, notes=report.notes,
+    empty = sum(not r["prediction"].strip() for r in records)
+    return score_and_report(
+        out, records, references, options, notes=(), counts={
+            "events": len(events), "left out by --limit": len(events) - len(chosen),
+            "empty predictions (SKIP)": empty, "generated in this run": len(pending)},
         settings={**(settings or {}), "words_per_second": words_per_second, "videos": str(videos)},
-        records=records, sample_cider=sample_cider(predictions, refs, options.tokenizer),
-        generated_now=len(pending))
-    write_outputs(result)
-    return result
+        generated=len(pending))

@@ -282,6 +282,45 @@ def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: Generatio
                      "lora": lora, **identity}, resume)
 
     records, generated = generate_split(model, dataset, out, generation, limit)
+    empty = sum(not r["prediction"].strip() for r in records)
+    notes = []
+    if dataset.without_context and not dataset.config.drop_without_context:
+        notes.append(
+            f"{len(dataset.without_context)} sample(s) have no previous clip and are scored "
+            "without one; the release leaves CMD-AD/TV-AD records without `content` out "
+            "(data.drop_without_context=true does the same, for comparable numbers)")
+    if empty:
+        notes.append(f"{empty} empty prediction(s) are scored as they are (they score 0)")
+    notes.append(f"model.release_lora={lora}: " + LORA_NOTES[lora])
+    notes.append(f"generation.rules={generation.rules}: " + RULES_NOTES[generation.rules])
+    return score_and_report(
+        out, records, references, options, dataset=dataset, scorers=scorers, counts={
+            "events": len(dataset) + len(dataset.dropped),
+            "dropped by the dataset": len(dataset.dropped),
+            "left out by --limit": len(dataset) - len(records), "empty predictions": empty,
+            "generated in this run": generated,
+            "kept without a previous clip": len(dataset.without_context),
+        }, notes=notes,
+        settings={**(settings or {}), "decoding": decoding, "batch_size": generation.batch_size,
+                  "lora": lora, "text_decoder": model.text_decoder.kind,
+                  "scoring": dataclasses.asdict(options),
+                  "data_settings": dataclasses.asdict(dataset.config)},
+        generated=generated, dropped=list(dataset.dropped),
+        without_context=list(dataset.without_context))
+
+
+def score_and_report(out: Path, records: list[dict[str, Any]], references: References | None,
+                     options: ScoreOptions, *, counts: dict[str, int], notes: Sequence[str],
+                     settings: dict[str, Any], generated: int, dataset: ADDataset | None = None,
+                     scorers: Sequence[SampleScorer] = (), **result_fields: Any) -> EvalResult:
+    """Score the ``records`` of ``predictions.jsonl`` and write the report files: the end
+    of :func:`evaluate` and of :func:`uniad.eval.describe_split.evaluate_describer`.
+
+    References come from ``references`` or, when None, from the ``dataset``'s events
+    (:func:`split_references`). ``counts`` and ``notes`` follow the metrics' and the
+    ``scorers``' own; ``result_fields`` go to :class:`EvalResult` as they are. A report
+    that cannot be written is an :class:`OutputError` saying the predictions are kept.
+    """
     predictions = {r["uid"]: r["prediction"] for r in records}
     refs = split_references(dataset, list(predictions), references)
     report = score(predictions, refs, options)
@@ -291,33 +330,13 @@ def _evaluate_locked(model, dataset: ADDataset, out: Path, generation: Generatio
         report.scores.update({k: v for k, v in numbers.items() if not k.endswith(" n")})
         report.counts.update({k: int(v) for k, v in numbers.items() if k.endswith(" n")})
         report.notes.append(scorer.note)
-    empty = sum(not p.strip() for p in predictions.values())
-    report.counts.update({
-        "events": len(dataset) + len(dataset.dropped), "dropped by the dataset": len(dataset.dropped),
-        "left out by --limit": len(dataset) - len(records), "empty predictions": empty,
-        "generated in this run": generated,
-        "kept without a previous clip": len(dataset.without_context),
-    })
-    if dataset.without_context and not dataset.config.drop_without_context:
-        report.notes.append(
-            f"{len(dataset.without_context)} sample(s) have no previous clip and are scored "
-            "without one; the release leaves CMD-AD/TV-AD records without `content` out "
-            "(data.drop_without_context=true does the same, for comparable numbers)")
-    if empty:
-        report.notes.append(f"{empty} empty prediction(s) are scored as they are (they score 0)")
-    report.notes.append(f"model.release_lora={lora}: " + LORA_NOTES[lora])
-    report.notes.append(f"generation.rules={generation.rules}: " + RULES_NOTES[generation.rules])
+    report.counts.update(counts)
+    report.notes.extend(notes)
     result = EvalResult(
         out_dir=out, scores=report.scores, counts=report.counts, notes=report.notes,
-        settings={**(settings or {}), "decoding": decoding, "batch_size": generation.batch_size,
-                  "lora": lora, "text_decoder": model.text_decoder.kind,
-                  "scoring": dataclasses.asdict(options),
-                  "data_settings": dataclasses.asdict(dataset.config)},
-        records=records,
+        settings=settings, records=records,
         sample_cider=sample_cider(predictions, refs, options.tokenizer),
-        dropped=list(dataset.dropped), without_context=list(dataset.without_context),
-        generated_now=generated,
-    )
+        generated_now=generated, **result_fields)
     try:
         write_outputs(result, judged)
     except OutputError as err:

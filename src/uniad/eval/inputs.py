@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from uniad.data.formats import CLIP_DATASETS, detect_format, load_json, read_annotations
+from uniad.data.formats import (
+    CLIP_DATASETS, Annotations, detect_format, load_json, read_annotations,
+)
 from uniad.errors import DataError, DataErrors, Problem
 
 _UID = re.compile(r"^(?P<video>.+)#(?P<n>\d+)$")
@@ -95,15 +97,19 @@ def _plain_references(path: str | Path, data: Any) -> References:
     return References(texts, _groups_from_ids(list(texts)), "json")
 
 
-def load_references(path: str | Path) -> References:
-    data = load_json(path)
-    plain = isinstance(data, dict) and all(
-        isinstance(v, str) or (isinstance(v, list) and all(isinstance(r, str) for r in v))
-        for v in data.values())
-    fmt = None if plain else detect_format(data)
-    if fmt is None:
-        return _plain_references(path, data)
-    events = read_annotations(path).events
+def load_references(path: str | Path, annotations: Annotations | None = None) -> References:
+    """The references of ``path``: plain ``{id: texts}`` or an annotation file, parsed
+    once; ``annotations``: that file as :func:`read_annotations` already read it."""
+    if annotations is None:
+        data = load_json(path)
+        plain = isinstance(data, dict) and all(
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(r, str) for r in v))
+            for v in data.values())
+        fmt = None if plain else detect_format(data)
+        if fmt is None:
+            return _plain_references(path, data)
+        annotations = read_annotations(path, data)
+    fmt, events = annotations.format, annotations.events
     empty = [e.uid for e in events if not e.text.strip()]
     if empty:
         raise DataError(path, f"{len(empty)} record(s) have an empty reference AD (e.g. "

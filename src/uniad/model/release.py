@@ -266,9 +266,10 @@ def import_release(
     overrides: list[str] | None = None,
     llm_vocab: int | None = None,
     allow_width: bool = False,
-) -> tuple[Path, Counter]:
+) -> tuple[Path, dict]:
     """Turn a release checkpoint into our run folder (``config.yaml`` + ``model.safetensors``,
-    plus ``release_import.json``: where the weights came from).
+    plus ``release_import.json``: where the weights came from); returns the folder and
+    that provenance (``keys_per_part``, and ``absent_from_file`` for CMD-AD/TV-AD).
 
     ``ad_pretrained`` (``LLaMA_AD_pretrain.pt``) supplies LLM keys the main file lacks, as
     the release's ``--AD_pretrained 1`` does. The LLM is built on the meta device (only its
@@ -318,7 +319,7 @@ def import_release(
                   "preset": preset, "llm": llm, "keys_per_part": dict(counts)}
     write_json(folder / IMPORT_FILE, provenance)
     log.info("imported %s into %s: %s", source, folder, dict(counts))
-    return folder, counts
+    return folder, provenance
 
 
 def export_release(run: str | Path, out: str | Path, name: str | None = None) -> tuple[Path, int]:

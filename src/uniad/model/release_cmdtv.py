@@ -217,7 +217,7 @@ def import_cmdtv(
     provenance: dict,
     llm_vocab: int,
     allow_width: bool = False,
-) -> tuple[Path, Counter]:
+) -> tuple[Path, dict]:
     """Write the run folder of a CMD/TV checkpoint (see :func:`uniad.model.release.import_release`).
 
     The LLM must be 4096 wide, as the release hard-codes ``llama_proj`` (LAYOUT pitfall 2);
@@ -252,7 +252,7 @@ def import_cmdtv(
     for what, where in absent.items():
         log.warning("%s: not in the file; value from %s", what, where)
     log.info("imported %s into %s: %s", source, folder, dict(counts))
-    return folder, counts
+    return folder, provenance
 
 
 # -- ours -> release ------------------------------------------------------------------------
