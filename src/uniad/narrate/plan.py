@@ -25,7 +25,6 @@ from uniad.narrate.pipeline import Describer
 from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.slots import Slot
 from uniad.narrate.speech import TTSEngine
-from uniad.eval.tokenize import ptb_tokens
 from uniad.narrate.timing import cue_duration, cut_to_budget, word_budget, word_count, wpm
 from uniad.narrate.tracks import NarratedAD
 
