@@ -83,22 +83,6 @@ def test_cut_to_budget_counts_ptb_tokens_with_punctuation(budget):
     assert word_count(text) == 11 and cut_to_budget(text, 11) == text
 
 
-def test_describers_that_take_dialogue_get_the_lines_around_their_gap():
-    seen: list[tuple[str, ...]] = []
-
-    def describe(slot, max_words, previous, dialogue=()):
-        seen.append(tuple(dialogue))
-        return Description("Anna nods.")
-
-    lines = [(1.0, 2.0, "Where were you?"), (30.0, 31.0, "Out."), (90.0, 91.0, "Later.")]
-    plan_cues([Slot(3.0, 6.0), Slot(50.0, 53.0)], describe, NarrationSettings(),
-              dialogue_lines=lines)
-    assert seen == [("Where were you?", "Out."), ("Out.",)]
-    # a describer without the keyword is called as the protocol says
-    assert len(plan_cues([Slot(3.0, 6.0)], Stub("Tom waits."), NarrationSettings(),
-                         dialogue_lines=lines).cues) == 1
-
-
 def test_a_literal_skip_answer_is_a_skip():
     plan = plan_cues([Slot(0, 3), Slot(4, 7)], Stub("SKIP", "Skip."), NarrationSettings())
     assert plan.cues == []

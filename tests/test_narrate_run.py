@@ -196,7 +196,7 @@ def test_encoder_name_mismatch_is_refused_unless_allowed_and_then_recorded(media
 
 
 def test_demo_encoder_is_the_recorded_random_clip_else_one_of_the_model_width():
-    from uniad.world.narration import demo_encoder
+    from uniad.narrate.encoder import demo_encoder
 
     recorded = random_clip_name(**TINY_CLIP)
     assert demo_encoder(recorded, TINY_CLIP["projection_dim"]).name == recorded

@@ -59,9 +59,8 @@ def write_deliverables(
     out, video = Path(out_dir), Path(video)
     out.mkdir(parents=True, exist_ok=True)
     normal = plan.normal()
-    # speech[i] belongs to cues[i] whenever there is speech at all
-    spoken = [f.speech for cue, f in zip(plan.cues, plan.speech)
-              if f.speech is not None and cue.meta.get("fit") != "extended"]
+    # plan_cues keeps no dropped fit, so every fit has speech; its status is its cue's "fit"
+    spoken = [f.speech for f in plan.speech if f.status != "extended"]
     pass_rate = record_realism(normal, dialogue)
     info = {**info, "settings": settings.to_dict(),
             "dialogue": [[round(a, 3), round(b, 3)] for a, b in dialogue],
@@ -99,7 +98,7 @@ def _write_extended(
     extended ones marked ``ad-N-pause-S`` for players that pause by themselves."""
     held = duration + sum(d for _, d in pauses)
     cues = ext.extended_cues(plan.cues, pauses)
-    speech = ext.extended_speech([f.speech for f in plan.speech if f.speech is not None], pauses)
+    speech = ext.extended_speech([f.speech for f in plan.speech], pauses)
     paused = ext.write_extended_video(video, out / f"{video.stem}.extended.plain{video.suffix}",
                                       pauses, duration, has_audio)
     wav = _track(speech, held, out / "ad.extended.wav")

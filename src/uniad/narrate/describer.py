@@ -25,13 +25,10 @@ from uniad.data.features import FeatureStore
 from uniad.data.samples import assemble_sample, clip_tensor
 from uniad.data.schema import ADEvent, CharacterEntry, Sample
 from uniad.narrate.pipeline import Description
+from uniad.narrate.prompt import TOKENS_PER_WORD
 from uniad.narrate.screen_text import ScreenText, texts_during
 from uniad.narrate.slots import Slot
 from uniad.narrate.tracks import NarratedAD
-
-# LLaMA-style tokenizers spend ~1.3-1.5 tokens per English word; 2 leaves room for
-# punctuation and names, and the pipeline re-asks or cuts what still runs over.
-TOKENS_PER_WORD = 2.0
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,10 @@ import requests
 from PIL import Image
 
 from uniad.errors import UniADError
-from uniad.narrate.prompt import Part
+from uniad.narrate.prompt import TOKENS_PER_WORD, Part
 from uniad.narrate.prompted import PromptedDescriber
 
 MODEL_ENV, KEY_ENV = "UNIAD_OPENAI_MODEL", "OPENAI_API_KEY"
-TOKENS_PER_WORD = 2.0  # same allowance as the UniAD describer; the pipeline checks the rest
 
 
 def data_url(image: Image.Image, quality: int = 85) -> str:

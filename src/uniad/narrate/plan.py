@@ -23,9 +23,8 @@ from tqdm import tqdm
 from uniad.narrate.fit import Fitted, fit_speech
 from uniad.narrate.pipeline import Describer
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.slots import Cue, Slot
+from uniad.narrate.slots import Slot
 from uniad.narrate.speech import TTSEngine
-from uniad.eval.tokenize import ptb_tokens
 from uniad.narrate.timing import cue_duration, cut_to_budget, word_budget, word_count, wpm
 from uniad.narrate.tracks import NarratedAD
 
@@ -39,9 +38,6 @@ def normalise(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-DIALOGUE_WINDOW_S = 25.0  # dialogue this close to a gap is offered to the describer
-
-
 def _accepts(describe: Describer, keyword: str) -> bool:
     try:
         return keyword in inspect.signature(describe).parameters
@@ -52,38 +48,29 @@ def _accepts(describe: Describer, keyword: str) -> bool:
 def call_describer(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD],
           **optional: Any) -> Any:
     """``describe(slot, budget, previous)`` plus those ``optional`` keywords it accepts
-    (``avoid``, ``dialogue``): describers written against the bare protocol still work."""
+    (``avoid``): describers written against the bare protocol still work."""
     extra = {k: v for k, v in optional.items() if v and _accepts(describe, k)}
     return describe(slot, budget, previous, **extra)
 
 
-def dialogue_near(slot: Slot, lines: Sequence[Cue], window: float = DIALOGUE_WINDOW_S
-                  ) -> tuple[str, ...]:
-    """The subtitle lines within ``window`` seconds of ``slot``, in time order: what the
-    characters say around the gap (practitioners' prompts carry +-25 s of it)."""
-    return tuple(text for a, b, text in sorted(lines)
-                 if b >= slot.start - window and a <= slot.end + window)
-
-
-def ask(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD],
-        dialogue: Sequence[str] = ()) -> tuple[str, Any]:
+def ask(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD]
+        ) -> tuple[str, Any]:
     """The describer's text for ``slot`` cut to ``budget``, never a word-for-word repeat of
     the previous description: a repeat is asked again with it banned (describers that take
-    ``avoid``), and a repeat that survives becomes a SKIP. ``dialogue`` (lines around the
-    gap) goes to describers that take it. Returns (text, Description)."""
-    found = call_describer(describe, slot, budget, previous, dialogue=tuple(dialogue))
+    ``avoid``), and a repeat that survives becomes a SKIP. Returns (text, Description)."""
+    found = call_describer(describe, slot, budget, previous)
     if found.text.strip().strip(".").upper() == "SKIP":  # a prompted model's literal SKIP
         return "", found
     text = cut_to_budget(found.text, budget)
     if text and word_count(found.text) > budget:  # over budget: one shorter request
         again = call_describer(describe, slot, max(MIN_WORDS, 2 * budget - word_count(found.text)),
-                      previous, dialogue=tuple(dialogue))
+                      previous)
         if again.text.strip():
             found, text = again, cut_to_budget(again.text, budget)
     last = normalise(previous[-1].text) if previous else None
     if text and normalise(text) == last:
         if _accepts(describe, "avoid"):
-            found = call_describer(describe, slot, budget, previous, dialogue=tuple(dialogue),
+            found = call_describer(describe, slot, budget, previous,
                           avoid=(previous[-1].text,))
             text = cut_to_budget(found.text, budget)
         if normalise(text) == last:
@@ -111,28 +98,23 @@ def plan_cues(
     describe: Describer,
     settings: NarrationSettings,
     engine: TTSEngine | None = None,
-    dialogue_lines: Sequence[Cue] = (),
 ) -> Plan:
     """One cue per gap the describer fills; with an ``engine``, each cue's speech fitted
     (see :mod:`uniad.narrate.fit`). "extended" cues (``settings.extended``) need the video
-    paused for ``meta["pause_s"]`` seconds and belong to the extended track only.
-    ``dialogue_lines`` (subtitle cues) give describers that take ``dialogue`` the lines
-    around each gap."""
+    paused for ``meta["pause_s"]`` seconds and belong to the extended track only."""
     plan = Plan()
     for slot in tqdm(slots, desc="describe", unit="gap"):
         budget = word_budget(slot.duration, settings.plan_wpm)
         if budget < MIN_WORDS:
             continue
-        near = dialogue_near(slot, dialogue_lines)
-        text, found = ask(describe, slot, budget, plan.cues, near)
+        text, found = ask(describe, slot, budget, plan.cues)
         if not text:
             continue
         fitted = None
         if engine is not None:
             fitted = fit_speech(
                 engine, text, slot.start, slot.duration,
-                rephrase=lambda words: ask(describe, slot, min(words, budget), plan.cues,
-                                           near)[0],
+                rephrase=lambda words: ask(describe, slot, min(words, budget), plan.cues)[0],
                 max_rate_gain=settings.max_rate_gain, max_tempo=settings.max_tempo,
                 extended=settings.extended,
             )

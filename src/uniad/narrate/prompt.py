@@ -20,6 +20,11 @@ from PIL import Image
 
 SKIP = "SKIP"
 
+# New tokens a describer may generate per word of its budget (UniAD's LLM and the VLMs):
+# LLaMA-style tokenizers spend ~1.3-1.5 tokens per English word; 2 leaves room for
+# punctuation and names, and the pipeline re-asks or cuts what still runs over.
+TOKENS_PER_WORD = 2.0
+
 SYSTEM = (
     "You are a professional audio describer. You write the audio description (AD) a "
     "narrator reads to blind and partially sighted viewers in a pause of the dialogue. "

@@ -34,7 +34,7 @@ from uniad.narrate.plan import call_describer, plan_cues
 from uniad.narrate.screen_text import place_cues
 from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.shots import shot_cuts
-from uniad.narrate.slots import Slot, read_subtitle_cues
+from uniad.narrate.slots import Slot
 from uniad.narrate.speech import make_engine
 from uniad.narrate.stages import StageClock
 from uniad.narrate.tracks import NarratedAD
@@ -148,12 +148,11 @@ class ReadOutDescriber:
         return [Slot(start, end) for start, end in self.read_outs]
 
     def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
-                 avoid: Sequence[str] = (), dialogue: Sequence[str] = ()) -> Description:
+                 avoid: Sequence[str] = ()) -> Description:
         cue = self.read_outs.get((slot.start, slot.end))
         if cue is not None:
             return Description(cue.text, cue.characters, dict(cue.meta))
-        return call_describer(self.describe, slot, max_words, previous, avoid=tuple(avoid),
-                              dialogue=tuple(dialogue))
+        return call_describer(self.describe, slot, max_words, previous, avoid=tuple(avoid))
 
 
 def narrate(
@@ -223,7 +222,6 @@ def narrate(
     dialogue = speech_spans(video, info, settings, subtitles)
     cuts = shot_cuts(video, threshold=settings.cut_threshold) if settings.split_at_cuts else []
     slots = find_gaps(dialogue, info.duration, settings, cuts)
-    lines = read_subtitle_cues(subtitles) if subtitles is not None else []
     said = read_dialogue(subtitles) if subtitles else []
     screen = (read_screen_text(video, said, ocr_languages, ocr_fps, ocr_min_confidence)
               if read_text != "off" else [])
@@ -250,7 +248,7 @@ def narrate(
             lap("load")
         describe_all = ReadOutDescriber(describe, read_outs, slots, free)
         planned = sorted([*free, *describe_all.slots()], key=lambda s: s.start)
-        plan = plan_cues(planned, describe_all, settings, engine if speak else None, lines)
+        plan = plan_cues(planned, describe_all, settings, engine if speak else None)
     finally:
         if store is not None:
             store.close()

@@ -21,7 +21,6 @@ import numpy as np
 
 from uniad.errors import UniADError
 from uniad.io import write_bytes
-from uniad.narrate.tracks import NarratedAD
 from uniad.narrate.video import resample
 
 

@@ -6,7 +6,6 @@ pipeline first asks the model for a shorter sentence; cutting text is the fallba
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 import srt
 import webvtt
 
-from uniad.io import write_text
+from uniad.io import write_json as write_json_file, write_text
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def write_json(
             for ad in sorted(ads, key=lambda a: a.start)
         ],
     }
-    return write_text(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    return write_json_file(path, payload)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

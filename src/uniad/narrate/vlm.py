@@ -15,10 +15,8 @@ from pathlib import Path
 import torch
 
 from uniad.errors import UniADError
-from uniad.narrate.prompt import Part
+from uniad.narrate.prompt import TOKENS_PER_WORD, Part
 from uniad.narrate.prompted import PromptedDescriber
-
-TOKENS_PER_WORD = 2.0
 
 
 def load_vlm(path: str | Path, device: str = "cpu"):

@@ -4,9 +4,10 @@ A newcomer has no film, no cast photos and no CLIP weights, so the demo makes al
 the sample media of :mod:`uniad.world.sample_media` and a small *random* CLIP tower
 whose recipe is its name (:func:`uniad.narrate.encoder.random_clip_name`), projected to
 the model's feature width. A model trained on the synthetic world recorded the encoder
-``"synthetic"``, which no frame can go through, hence the explicit
-``allow_encoder_mismatch``: the ADs it writes show the whole path (slots, features, cast
-bank, generation, tracks, speech, mix), not what the model learned.
+``"synthetic"``, which no frame can go through: :func:`uniad.narrate.run.narrate` then
+picks that random CLIP itself and records the encoder mismatch. The ADs it writes show the
+whole path (slots, features, cast bank, generation, tracks, speech, mix), not what the
+model learned.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from uniad.narrate.encoder import demo_encoder
 from uniad.narrate.run import NarrationResult, load_model, narrate
 from uniad.world.sample_media import make_sample_media
 
@@ -39,12 +39,8 @@ def narrate_sample(
     out_dir = Path(out_dir)
     model = load_model(model, device)
     media = make_sample_media(out_dir / "media", seconds)
-    config = model.config.model
-    encoder = demo_encoder(config.visual_encoder, config.feature_dim)
-    log.info("narrating the %.0f s sample film %s with encoder %s", seconds, media.video,
-             encoder.name)
+    log.info("narrating the %.0f s sample film %s", seconds, media.video)
     return narrate(
-        media.video, media.cast, model, out_dir, subtitles=media.subtitles, encoder=encoder,
+        media.video, media.cast, model, out_dir, subtitles=media.subtitles,
         speak=speak, mix=mix, engine=engine, device=device,
-        allow_encoder_mismatch=encoder.name != config.visual_encoder,
     )

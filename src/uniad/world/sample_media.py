@@ -12,8 +12,6 @@ media from, so no binary fixture lives in the repository.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
