@@ -296,12 +296,11 @@ def import_release(
     if llm == "tiny":
         raise UniADError("--llm tiny builds a random LLM; give the folder of the LLM the "
                          "checkpoint was trained on (Llama-2-7b-hf)")
+    provenance = {"checkpoint": str(checkpoint), "ad_pretrained": ad_pretrained and str(ad_pretrained),
+                  "preset": preset, "llm": llm}
     if config.model.mapper == "qformer":  # CMDAD_TVAD.pt: uniad.model.release_cmdtv
         from uniad.model.release_cmdtv import import_cmdtv
 
-        provenance = {"checkpoint": str(checkpoint),
-                      "ad_pretrained": ad_pretrained and str(ad_pretrained),
-                      "preset": preset, "llm": llm}
         return import_cmdtv(checkpoint, release, config, llm, out, provenance,
                             llm_vocab or LLAMA2_VOCAB, allow_width)
     if config.model.mapper != "perceiver":
@@ -311,15 +310,20 @@ def import_release(
     model = UniAD.build(config, meta=True)
     _check_llm(model, release, llm, source, llm_vocab or LLAMA2_VOCAB)
     state, counts = release_to_ours(release, model.trainable_state_dict(), source)
-    # strict=False only because the frozen base stays on the meta device: release_to_ours
-    # has already checked that state covers every trainable weight, and nothing else.
+    provenance["keys_per_part"] = dict(counts)
+    return save_imported(model, state, out, provenance, source), provenance
+
+
+def save_imported(model: UniAD, state: Mapping[str, Tensor], out: str | Path, provenance: dict,
+                  source: str) -> Path:
+    """The imported weights into the meta-device ``model``, saved as a run folder with its
+    ``release_import.json``. ``state`` must already cover every trainable weight (the key
+    mappings check it): ``strict=False`` only because the frozen base stays on meta."""
     model.load_state_dict(state, strict=False, assign=True)
     folder = model.save_pretrained(out)
-    provenance = {"checkpoint": str(checkpoint), "ad_pretrained": ad_pretrained and str(ad_pretrained),
-                  "preset": preset, "llm": llm, "keys_per_part": dict(counts)}
     write_json(folder / IMPORT_FILE, provenance)
-    log.info("imported %s into %s: %s", source, folder, dict(counts))
-    return folder, provenance
+    log.info("imported %s into %s: %s", source, folder, provenance["keys_per_part"])
+    return folder
 
 
 def export_release(run: str | Path, out: str | Path, name: str | None = None) -> tuple[Path, int]:

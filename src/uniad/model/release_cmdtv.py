@@ -30,14 +30,13 @@ from torch import Tensor
 
 from uniad.config import UniADConfig
 from uniad.errors import UniADError
-from uniad.io import write_json
 from uniad.model.llm import embedding_width
 from uniad.model.release import (
-    IMPORT_FILE,
     _check_llm,
     _listing,
     our_key_to_release,
     release_key_to_ours,
+    save_imported,
 )
 from uniad.model.uniad import UniAD
 
@@ -241,17 +240,12 @@ def import_cmdtv(
     _check_llm(model, release, llm, source, llm_vocab)
     state, counts, absent = cmdtv_to_ours(release, model.trainable_state_dict(), source,
                                           mean_row=lambda: mean_embedding_row(llm))
-    # strict=False only because the frozen base stays on the meta device: cmdtv_to_ours has
-    # already checked that state covers every trainable weight, and nothing else.
-    model.load_state_dict(state, strict=False, assign=True)
-    folder = model.save_pretrained(out)
     if not config.model.train_norms:
         absent["RMSNorm weights"] = "the base LLM's (the file holds none)"
     provenance = {**provenance, "keys_per_part": dict(counts), "absent_from_file": absent}
-    write_json(folder / IMPORT_FILE, provenance)
+    folder = save_imported(model, state, out, provenance, source)
     for what, where in absent.items():
         log.warning("%s: not in the file; value from %s", what, where)
-    log.info("imported %s into %s: %s", source, folder, dict(counts))
     return folder, provenance
 
 
