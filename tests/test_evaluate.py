@@ -141,18 +141,24 @@ def test_name_and_pronoun_judgements():
     assert not judge("Anna opens the door.", truth("a", "Anna", "female", True)).correct
     assert judge("he lifts the box.", truth("a", "Tom", "male", True)).correct
     assert not judge("Then he looks at her, she smiles.", truth("a", "Tom", "male", True)).correct
+    said = judge("Anna OPENS the door.", truth("a", "Anna", "female", False))
+    assert said.action and said.object
+    wrong = judge("Anna reopens the doors.", truth("a", "Anna", "female", False))
+    assert not wrong.action and not wrong.object
 
 
 def test_synthetic_accuracy_counts_each_kind():
     world = {"1": truth("1", "Anna", "female", False), "2": truth("2", "Tom", "male", False),
              "3": truth("3", "Anna", "female", True), "4": truth("4", "Tom", "male", True),
              "5": truth("5", "Tom", "male", True)}
-    predictions = {"1": "Anna waves.", "2": "Anna waves.", "3": "She waves.",
-                   "4": "She waves.", "5": "Tom waves.", "other": "He waves."}
+    predictions = {"1": "Anna opens the door.", "2": "Anna waves.", "3": "She opens a door.",
+                   "4": "She waves.", "5": "Tom waves at the door.", "other": "He waves."}
     assert synthetic_accuracy(predictions, world) == {
-        "NameAcc": 50.0, "NameAcc n": 2, "PronounAcc": 100.0 / 3, "PronounAcc n": 3}
-    assert synthetic_accuracy({"1": "Anna waves."}, world) == {"NameAcc": 100.0, "NameAcc n": 1,
-                                                               "PronounAcc n": 0}
+        "NameAcc": 50.0, "NameAcc n": 2, "PronounAcc": 100.0 / 3, "PronounAcc n": 3,
+        "ActionAcc": 40.0, "ActionAcc n": 5, "ObjectAcc": 40.0, "ObjectAcc n": 5}
+    assert synthetic_accuracy({"1": "Anna waves."}, world) == {
+        "NameAcc": 100.0, "NameAcc n": 1, "PronounAcc n": 0,
+        "ActionAcc": 0.0, "ActionAcc n": 1, "ObjectAcc": 0.0, "ObjectAcc n": 1}
 
 
 def test_dropped_samples_are_listed_with_reasons(setup, tmp_path):

@@ -48,6 +48,7 @@ from uniad.data.formats import write_mad_eval, write_mad_train
 from uniad.data.schema import ADEvent, Character
 from uniad.errors import DataError
 from uniad.io import refuse_existing_file, write_json
+from uniad.world.render import RENDERED_ACTIONS, RENDERED_OBJECTS
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ TRAIN_FILE = "train.json"
 EVAL_FILE = "eval.json"
 FEATURES_FILE = "features.h5"
 BANK_FILE = "charbank.safetensors"
+ENCODER_FOLDER = "encoder"  # a rendered world's fitted visual encoder (a CLIP model folder)
 WORLD_FORMAT = "uniad-synthetic-world"
 WORLD_VERSION = 2  # 2: refined = recognised characters (was: the whole cast)
 
@@ -133,6 +135,19 @@ class WorldParams:
     # scores are cosines on another scale: subject median 0.55, bystander 0.22, others
     # 0.0). 0.35 keeps the subject for 98.6% of ADs and only the subject for 95%.
     refine_threshold: float = 0.35
+    # Rendered world: frames and cast photos are drawn (uniad.world.render) and go through
+    # a visual encoder fitted on such pictures (uniad.world.encoder_fit); the actions and
+    # objects are the drawable ones. dim is then the encoder's width, and the *_scale and
+    # *_noise fields above do not apply (the pictures carry their own variation).
+    render: bool = False
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return RENDERED_ACTIONS if self.render else ACTIONS
+
+    @property
+    def objects(self) -> tuple[str, ...]:
+        return RENDERED_OBJECTS if self.render else OBJECTS
 
     @property
     def held_out(self) -> int:
@@ -157,6 +172,9 @@ class WorldParams:
             problems.append("need 1 <= events_min <= events_max")
         if self.dim < 2:
             problems.append("dim must be at least 2")
+        if self.render and self.dim < self.identities + 1 + len(self.actions) + len(self.objects):
+            problems.append("a rendered world needs dim >= identities + 1 + actions + objects "
+                            "(one encoder direction each)")
         if self.identities > len(ACTOR_SURNAMES) * len(string.ascii_uppercase):
             problems.append("identities exceeds the actor names available")
         if problems:
@@ -247,66 +265,124 @@ def _draw_cast(
     return cast, idents
 
 
-def _make_movie(index: int, params: WorldParams, pool: dict[str, Any]) -> _Movie:
-    """Cast, AD events, frame features and exemplars of one movie."""
-    rng = np.random.default_rng([params.seed, index])
-    movie_id = f"movie{index:03d}"
-    cast, idents = _draw_cast(rng, params, pool["genders"], pool["actors"])
-    id_vecs = pool["identities"][idents]  # (cast, dim), cast order
-    dim, sigma = params.dim, params.frame_noise / math.sqrt(params.dim)
+@dataclass(frozen=True)
+class Scene:
+    """One AD event's story: its frames (inclusive) and who does what to what, as indices
+    into the movie's cast and the world's action and object lists."""
 
+    first: int
+    last: int
+    subject: int
+    action: int
+    obj: int
+    bystander: int | None
+    same: bool  # the previous AD's subject again: the reference uses a pronoun
+
+
+def draw_timing(rng: np.random.Generator, params: WorldParams) -> tuple[np.ndarray, np.ndarray, int]:
+    """Event starts and durations (frames) and the movie's length, gaps around each event."""
     n_events = int(rng.integers(params.events_min, params.events_max + 1))
     lo_d, hi_d = params.duration_frames
     lo_g, hi_g = params.gap_frames
     durations = rng.integers(lo_d, hi_d + 1, size=n_events)
     gaps = rng.integers(lo_g, hi_g + 1, size=n_events + 1)
     starts = gaps[0] + np.concatenate(([0], np.cumsum(durations[:-1] + gaps[1:-1])))
-    num_frames = int(starts[-1] + durations[-1] + gaps[-1] + 1)
-    features = rng.standard_normal((num_frames, dim)) * sigma  # gaps: noise only
+    return starts, durations, int(starts[-1] + durations[-1] + gaps[-1] + 1)
 
-    exemplars = {
-        c.id: (id_vecs[k] + rng.standard_normal(dim) * params.exemplar_noise / math.sqrt(dim))
-        for k, c in enumerate(cast)
-    }
 
-    events: list[ADEvent] = []
-    truths: list[EventTruth] = []
-    subject = int(rng.integers(len(cast)))
-    for n in range(n_events):
+def draw_scenes(rng: np.random.Generator, params: WorldParams, cast_size: int,
+                spans: list[tuple[int, int]]) -> list[Scene]:
+    """Who does what in each ``(first, last)`` span: the subject repeats with
+    ``repeat_subject`` (then the AD says a pronoun), a bystander joins with
+    ``bystander_prob``."""
+    scenes = []
+    subject = int(rng.integers(cast_size))
+    for n, (first, last) in enumerate(spans):
         same = n > 0 and rng.random() < params.repeat_subject
         if n > 0 and not same:
-            subject = int((subject + rng.integers(1, len(cast))) % len(cast))
-        action = int(rng.integers(len(ACTIONS)))
-        obj = int(rng.integers(len(OBJECTS)))
+            subject = int((subject + rng.integers(1, cast_size)) % cast_size)
+        action = int(rng.integers(len(params.actions)))
+        obj = int(rng.integers(len(params.objects)))
         bystander = None
         if rng.random() < params.bystander_prob:
-            bystander = int((subject + rng.integers(1, len(cast))) % len(cast))
+            bystander = int((subject + rng.integers(1, cast_size)) % cast_size)
+        scenes.append(Scene(first, last, subject, action, obj, bystander, same))
+    return scenes
 
-        first, last = int(starts[n]), int(starts[n] + durations[n])  # inclusive frames
-        signal = (params.identity_scale * id_vecs[subject]
-                  + params.action_scale * pool["actions"][action]
-                  + params.object_scale * pool["objects"][obj])
-        if bystander is not None:
-            signal = signal + params.bystander_scale * id_vecs[bystander]
-        features[first:last + 1] += signal
 
-        who = cast[subject]
-        head = PRONOUNS[who.gender] if same else who.short_name
-        text = f"{head} {ACTIONS[action]} {OBJECTS[obj]}."
-        mean_frame = features[first:last + 1].mean(axis=0)
+def scene_text(scene: Scene, cast: list[Character], params: WorldParams) -> str:
+    """The reference AD of a scene: "<Name|He|She> <action> <object>."."""
+    who = cast[scene.subject]
+    head = PRONOUNS[who.gender] if scene.same else who.short_name
+    return f"{head} {params.actions[scene.action]} {params.objects[scene.obj]}."
+
+
+def _vector_features(
+    rng: np.random.Generator, params: WorldParams, pool: dict[str, Any], idents: list[int],
+    num_frames: int, cast: list[Character],
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The vector world's gap noise, exemplars and identity vectors (signals are added per
+    scene by the caller)."""
+    id_vecs = pool["identities"][idents]
+    sigma = params.frame_noise / math.sqrt(params.dim)
+    features = rng.standard_normal((num_frames, params.dim)) * sigma  # gaps: noise only
+    exemplars = {
+        c.id: (id_vecs[k] + rng.standard_normal(params.dim) * params.exemplar_noise
+               / math.sqrt(params.dim))
+        for k, c in enumerate(cast)
+    }
+    return features, exemplars, id_vecs
+
+
+def _make_movie(index: int, params: WorldParams, pool: dict[str, Any],
+                pictures: Any = None) -> _Movie:
+    """Cast, AD events, frame features and exemplars of one movie; ``pictures`` (a
+    :class:`uniad.world.pictures.MoviePictures`) renders and encodes a rendered world's."""
+    rng = np.random.default_rng([params.seed, index])
+    movie_id = f"movie{index:03d}"
+    cast, idents = _draw_cast(rng, params, pool["genders"], pool["actors"])
+    starts, durations, num_frames = draw_timing(rng, params)
+    spans = [(int(a), int(a + d)) for a, d in zip(starts, durations)]
+    if pictures is None:
+        features, exemplars, id_vecs = _vector_features(rng, params, pool, idents,
+                                                        num_frames, cast)
+        scenes = draw_scenes(rng, params, len(cast), spans)
+        for sc in scenes:
+            signal = (params.identity_scale * id_vecs[sc.subject]
+                      + params.action_scale * pool["actions"][sc.action]
+                      + params.object_scale * pool["objects"][sc.obj])
+            if sc.bystander is not None:
+                signal = signal + params.bystander_scale * id_vecs[sc.bystander]
+            features[sc.first:sc.last + 1] += signal
+    else:
+        scenes = draw_scenes(rng, params, len(cast), spans)
+        features, exemplars = pictures.movie(movie_id, index, cast, idents, scenes, num_frames)
+    events, truths = _events(movie_id, cast, scenes, features, exemplars, params)
+    return _Movie(movie_id, cast, idents, events, truths, features, exemplars)
+
+
+def _events(movie_id: str, cast: list[Character], scenes: list[Scene], features: np.ndarray,
+            exemplars: dict[str, np.ndarray], params: WorldParams
+            ) -> tuple[list[ADEvent], list[EventTruth]]:
+    """The AD events (with recognition scores against the exemplars) and their truth."""
+    events: list[ADEvent] = []
+    truths: list[EventTruth] = []
+    for n, sc in enumerate(scenes):
+        who = cast[sc.subject]
+        mean_frame = features[sc.first:sc.last + 1].mean(axis=0)
         candidates = tuple(
             dataclasses.replace(c, score=round(_cosine(mean_frame, exemplars[c.id]), 4))
             for c in cast
         )
         recognised = tuple(c for c in candidates if c.score >= params.refine_threshold)
-        named = () if same else (who,)
+        named = () if sc.same else (who,)
         uid = f"{movie_id}#{n}"
         previous = events[-1] if events else None
         events.append(ADEvent(
             video_id=movie_id,
-            start=round(first / params.fps, 3),
-            end=round(last / params.fps, 3),
-            text=text,
+            start=round(sc.first / params.fps, 3),
+            end=round(sc.last / params.fps, 3),
+            text=scene_text(sc, cast, params),
             candidates=candidates,
             refined=recognised,
             named=named,
@@ -314,12 +390,19 @@ def _make_movie(index: int, params: WorldParams, pool: dict[str, Any]) -> _Movie
             context=() if previous is None else (dataclasses.replace(previous, context=()),),
             uid=uid,
         ))
-        truths.append(EventTruth(
-            uid=uid, movie_id=movie_id, subject_id=who.id, subject_name=who.short_name,
-            gender=who.gender or "", uses_pronoun=same, action=ACTIONS[action],
-            object=OBJECTS[obj], bystander_id=None if bystander is None else cast[bystander].id,
-        ))
-    return _Movie(movie_id, cast, idents, events, truths, features, exemplars)
+        truths.append(event_truth(uid, movie_id, sc, cast, params))
+    return events, truths
+
+
+def event_truth(uid: str, movie_id: str, sc: Scene, cast: list[Character],
+                params: WorldParams) -> EventTruth:
+    who = cast[sc.subject]
+    return EventTruth(
+        uid=uid, movie_id=movie_id, subject_id=who.id, subject_name=who.short_name,
+        gender=who.gender or "", uses_pronoun=sc.same, action=params.actions[sc.action],
+        object=params.objects[sc.obj],
+        bystander_id=None if sc.bystander is None else cast[sc.bystander].id,
+    )
 
 
 def _make_pool(params: WorldParams) -> dict[str, Any]:
@@ -343,7 +426,7 @@ def _world_record(params: WorldParams, movies: list[_Movie], held_out: set[str])
         "seed": params.seed,
         "parameters": dataclasses.asdict(params),
         "files": {"train": TRAIN_FILE, "eval": EVAL_FILE, "features": FEATURES_FILE,
-                  "bank": BANK_FILE},
+                  "bank": BANK_FILE, **({"encoder": ENCODER_FOLDER} if params.render else {})},
         "movies": {
             m.movie_id: {
                 "split": "eval" if m.movie_id in held_out else "train",
@@ -361,6 +444,17 @@ def _world_record(params: WorldParams, movies: list[_Movie], held_out: set[str])
             for m in movies for t in m.truths
         },
     }
+
+
+def _pictures(out: Path, params: WorldParams):
+    """The renderer + fitted encoder of a rendered world (imported here: the vector world
+    needs neither PIL drawing nor transformers)."""
+    from uniad.world.encoder_fit import fit_encoder
+    from uniad.world.pictures import MoviePictures
+
+    encoder = fit_encoder(out / ENCODER_FOLDER, params.identities, params.dim, params.seed)
+    return MoviePictures(out, encoder, params.identities, params.seed, params.actions,
+                         params.objects)
 
 
 def make_world(
@@ -388,7 +482,11 @@ def make_world(
     out.mkdir(parents=True, exist_ok=True)
 
     pool = _make_pool(params)
-    world = [_make_movie(i, params, pool) for i in range(params.movies)]
+    pictures, encoder_name = None, "synthetic"
+    if params.render:
+        pictures = _pictures(out, params)
+        encoder_name = pictures.encoder.name
+    world = [_make_movie(i, params, pool, pictures) for i in range(params.movies)]
     held_out = {m.movie_id for m in world[-params.held_out:]}
     train_movies = [m for m in world if m.movie_id not in held_out]
     eval_world = [m for m in world if m.movie_id in held_out]
@@ -398,7 +496,7 @@ def make_world(
     write_mad_train(files[0], [e for m in train_movies for e in m.events])
     write_mad_eval(files[1], [e for m in eval_world for e in m.events])
     write_feature_store(files[2], {m.movie_id: m.features for m in world}, fps=params.fps,
-                        layout="timeline", dtype="float16", encoder="synthetic")
+                        layout="timeline", dtype="float16", encoder=encoder_name)
     bank = CharacterBank.from_tensors(
         {f"{m.movie_id}/{cid}": torch.from_numpy(vec.astype(np.float32)).unsqueeze(0)
          for m in world for cid, vec in m.exemplars.items()},
