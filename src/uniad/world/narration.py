@@ -1,5 +1,10 @@
-"""The demo's last step: narrate a sample film that it generates itself.
+"""The demo's last step: narrate a film it generates itself.
 
+:func:`narrate_film` (a rendered world's model): the film of an unseen movie of the world
+(:mod:`uniad.world.film`), narrated with the world's encoder folder as `uniad narrate
+--visual-encoder` would, then each cue judged against the film's true track.
+
+:func:`narrate_sample` (a vector world's model, which never saw a frame):
 A newcomer has no film, no cast photos and no CLIP weights, so the demo makes all three:
 the sample media of :mod:`uniad.world.sample_media` and a small *random* CLIP tower
 whose recipe is its name (:func:`uniad.narrate.encoder.random_clip_name`), projected to
@@ -17,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from uniad.narrate.run import NarrationResult, load_model, narrate
+from uniad.world.film import CueVerdict, Film, judge_narration, make_film
 from uniad.world.sample_media import make_sample_media
+from uniad.world.synthetic import ENCODER_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +51,26 @@ def narrate_sample(
         media.video, media.cast, model, out_dir, subtitles=media.subtitles,
         speak=speak, mix=mix, engine=engine, device=device,
     )
+
+
+def narrate_film(
+    model: Any,
+    world: Path,
+    out_dir: Path,
+    seconds: float = 60.0,
+    engine: Any = None,
+    device: str = "cpu",
+) -> tuple[Film, NarrationResult, list[CueVerdict]]:
+    """Make the film of an unseen movie of ``world`` in ``out_dir/film`` and narrate it
+    into ``out_dir`` (every deliverable: SRT, WebVTT, DAPT, JSON, speech, mixed video,
+    review page), with the world's fitted encoder and the nearest cast member as the
+    recognised character; then judge each cue against the film's truth."""
+    out_dir = Path(out_dir)
+    film = make_film(out_dir / "film", world, seconds, engine=engine)
+    log.info("narrating the %.0f s film %s", film.duration, film.video)
+    result = narrate(
+        film.video, film.cast, load_model(model, device), out_dir, subtitles=film.subtitles,
+        encoder=Path(world) / ENCODER_FOLDER, speak=True, mix=True, engine=engine,
+        device=device, max_characters=1,
+    )
+    return film, result, judge_narration(result.ads, film.events)

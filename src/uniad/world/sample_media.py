@@ -170,6 +170,25 @@ def audible_extent(samples: np.ndarray, sample_rate: int, level: float = 0.01) -
     return (loud[0] / sample_rate, (loud[-1] + 1) / sample_rate)
 
 
+def speak_lines(
+    out_dir: Path, lines: Sequence[tuple[float, str]], duration: float, engine: object | None = None
+) -> tuple[Path, tuple[Interval, ...], list[Line]]:
+    """``dialogue.wav`` in ``out_dir``: each ``(start, text)`` line spoken by ``engine``
+    (espeak-ng by default) from ``start``; returns the wav, each line's audible extent (the
+    VAD truth) and the subtitle lines (text timed to its audible extent)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tts = engine if engine is not None else EspeakEngine()
+    rate, placed, spans, subs = 16000, [], [], []
+    for start, text in lines:
+        samples, sr = tts.synthesize(text, 170)
+        a, b = audible_extent(samples, sr)
+        placed.append(Speech(start, samples, sr, 170))
+        spans.append((round(float(start + a), 3), round(float(start + b), 3)))
+        subs.append((start + a, start + b, text))
+    wav = write_wav(out_dir / "dialogue.wav", assemble_track(placed, duration, rate), rate)
+    return wav, tuple(spans), subs
+
+
 def make_dialogue_film(
     out_dir: Path,
     lines: Sequence[tuple[float, str]],
@@ -183,16 +202,7 @@ def make_dialogue_film(
     ``engine`` (espeak-ng by default) from ``start``; the picture alternates FFmpeg's
     ``testsrc`` and a black frame at each of ``cuts``, so shot changes are known too."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tts = engine if engine is not None else EspeakEngine()
-    rate, placed, spans, subs = 16000, [], [], []
-    for start, text in lines:
-        samples, sr = tts.synthesize(text, 170)
-        a, b = audible_extent(samples, sr)
-        placed.append(Speech(start, samples, sr, 170))
-        spans.append((round(float(start + a), 3), round(float(start + b), 3)))
-        subs.append((start + a, start + b, text))
-    wav = write_wav(out_dir / "dialogue.wav", assemble_track(placed, duration, rate), rate)
+    wav, spans, subs = speak_lines(out_dir, lines, duration, engine)
     edges = [0.0, *sorted(cuts), duration]
     sources, labels = [], []
     for i, (a, b) in enumerate(zip(edges, edges[1:])):
@@ -207,7 +217,7 @@ def make_dialogue_film(
                 "yuv420p", "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-shortest",
                 str(video)])
     return DialogueFilm(video, make_srt(out_dir / "film.srt", subs), duration,
-                        tuple(spans), tuple(float(c) for c in cuts))
+                        spans, tuple(float(c) for c in cuts))
 
 
 # --- on-screen text -------------------------------------------------------------------

@@ -140,6 +140,7 @@ class WorldParams:
     # objects are the drawable ones. dim is then the encoder's width, and the *_scale and
     # *_noise fields above do not apply (the pictures carry their own variation).
     render: bool = False
+    encoder_pictures: int = 3000  # rendered pictures the encoder's projection is fitted on
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -452,7 +453,8 @@ def _pictures(out: Path, params: WorldParams):
     from uniad.world.encoder_fit import fit_encoder
     from uniad.world.pictures import MoviePictures
 
-    encoder = fit_encoder(out / ENCODER_FOLDER, params.identities, params.dim, params.seed)
+    encoder = fit_encoder(out / ENCODER_FOLDER, params.identities, params.dim, params.seed,
+                          pictures=params.encoder_pictures)
     return MoviePictures(out, encoder, params.identities, params.seed, params.actions,
                          params.objects)
 
@@ -533,6 +535,14 @@ def load_world(directory: str | Path) -> dict[str, Any]:
         raise DataError(path, f"not a synthetic world description (format != {WORLD_FORMAT!r})",
                         field="format")
     return record
+
+
+def world_params(record: dict[str, Any]) -> WorldParams:
+    """The :class:`WorldParams` a parsed ``world.json`` was made with."""
+    fields = {f.name: f for f in dataclasses.fields(WorldParams)}
+    values = {k: tuple(v) if isinstance(v, list) else v
+              for k, v in record["parameters"].items() if k in fields}
+    return WorldParams(**values)
 
 
 def load_world_truth(directory: str | Path) -> dict[str, EventTruth]:

@@ -39,11 +39,18 @@ LLM_SETTINGS: dict[str, list[str]] = {
 }
 
 
-def world_config(llm: str, overrides: list[str] | None = None) -> UniADConfig:
-    """The demo preset for ``llm`` ("tiny" or "smollm2") plus ``overrides``."""
+def world_config(llm: str, overrides: list[str] | None = None,
+                 world: Path | None = None) -> UniADConfig:
+    """The demo preset for ``llm`` ("tiny" or "smollm2") plus ``overrides``; with a
+    ``world`` folder, training refines characters at that world's recognition threshold
+    (a rendered world's cosines are on another scale than the vector world's)."""
     if llm not in LLM_SETTINGS:
         raise UniADError(f"llm must be one of {', '.join(sorted(LLM_SETTINGS))}, got {llm!r}")
-    return load_config("demo", None, [*LLM_SETTINGS[llm], *(overrides or [])])
+    from_world = []
+    if world is not None:
+        threshold = load_world(world)["parameters"]["refine_threshold"]
+        from_world = [f"data.character_threshold={threshold}"]
+    return load_config("demo", None, [*LLM_SETTINGS[llm], *from_world, *(overrides or [])])
 
 
 def open_world_split(world: Path, config: UniADConfig, split: str) -> ADDataset:
