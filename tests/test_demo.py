@@ -25,8 +25,11 @@ def test_quick_demo_trains_evaluates_and_narrates(tmp_path: Path, capsys) -> Non
     assert set(summary["seconds"]) == {"world", "train", "evaluate", "narrate", "total"}
     parts = sum(v for k, v in summary["seconds"].items() if k != "total")
     assert parts <= summary["seconds"]["total"] + 0.1
-    for key in ("CIDEr", "NameAcc", "PronounAcc"):
+    for key in ("CIDEr", "NameAcc", "PronounAcc", "ActionAcc", "ObjectAcc"):
         assert 0 <= summary["scores"][key] <= 100 * 10  # CIDEr x100 may exceed 100
+    # the model was trained on features of rendered frames, through the world's encoder
+    assert summary["encoder"] == "clip:encoder:64"
+    assert (out / "encoder" / "config.json").is_file() and (out / "photos").is_dir()
 
     # Evaluation wrote the first 6 held-out ADs and says how many it left out.
     predictions = json.loads((out / "eval" / "predictions.json").read_text())
@@ -36,14 +39,28 @@ def test_quick_demo_trains_evaluates_and_narrates(tmp_path: Path, capsys) -> Non
     assert summary["counts"]["left out by --limit"] == len(held_out) - 6
     assert (out / "eval" / "report.md").is_file() and (out / "run" / "final").is_dir()
 
-    # The narration's cues sit in the sample film's gaps between its dialogue lines.
+    # The film of an unseen movie was narrated: cues in the gaps of its dialogue, every
+    # deliverable written, the true track beside it, each cue judged.
+    film = out / "narration" / "film"
+    for name in ("film.mp4", "cast.csv", "film.srt", "reference.ad.srt", "truth.json"):
+        assert (film / name).is_file(), name
     narration = summary["outputs"]["narration"]
-    assert {"srt", "vtt", "json", "wav", "video"} <= set(narration)
+    assert {"srt", "vtt", "json", "wav", "video", "html", "dapt"} <= set(narration)
     cues = list(srt.parse(Path(narration["srt"]).read_text()))
-    dialogue = list(srt.parse((out / "narration" / "media" / "sample.srt").read_text()))
+    dialogue = list(srt.parse((film / "film.srt").read_text()))
     assert cues and dialogue
     for cue in cues:
         assert all(cue.end <= line.start or cue.start >= line.end for line in dialogue)
+    judged = summary["film"]
+    assert judged["cues"] == len(cues) == len(judged["cue_rows"])
+    truth_track = json.loads((film / "truth.json").read_text())["events"]
+    assert judged["events"] == len(truth_track) == len(list(srt.parse(
+        (film / "reference.ad.srt").read_text())))
+    assert [r["text"] for r in judged["cue_rows"]] == [c.content for c in cues]
+    assert judged["right_cues"] == sum(r["subject"] and r["action"] for r in judged["cue_rows"])
+    assert judged["realistic_pass_rate"] == 100.0
+    report = (out / "demo.md").read_text()
+    assert "name accuracy" in report and "The narrated film" in report
 
 
 def summary_movies(world: Path) -> set[str]:

@@ -22,14 +22,9 @@ from uniad.commands.options import add_config_options
 from uniad.commands.synth import add_world_options, format_size
 from uniad.io import write_json
 
-# The rendered world of the demo: 2-6 s events with 0.6-1.2 s between them, refined at the
-# fitted encoder's cosine 0.42 (measured on 158 events: the subject scores 0.45 at its 1st
-# percentile, other cast 0.38 at their 99th, a bystander 0.38 at its 95th).
-DEMO_WORLD = {"render": True, "events_min": 20, "events_max": 30, "duration_frames": (8, 16),
-              "gap_frames": (3, 6), "refine_threshold": 0.42}
 DEMO_MOVIES = 14
 # --quick: a world small enough for a smoke test, and the tiny LLM.
-QUICK_WORLD = {**DEMO_WORLD, "movies": 4, "events_min": 8, "events_max": 12,
+QUICK_WORLD = {"movies": 4, "events_min": 8, "events_max": 12,
                "encoder_pictures": 800}
 QUICK_STEPS = 300
 # Steps per LLM that keep the whole demo under 10 minutes on a 2-core CPU (SmolLM2 takes
@@ -45,10 +40,10 @@ QUICK_FILM_SECONDS = 21.0
 
 def build_world(args: argparse.Namespace):
     """Step 1: render the world into ``args.out`` (a new temp dir when unset)."""
-    from uniad.world.synthetic import make_world
+    from uniad.world.synthetic import RENDERED_WORLD, make_world
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="uniad-demo-"))
-    world = dict(QUICK_WORLD if args.quick else DEMO_WORLD)
+    world = {**RENDERED_WORLD, **(QUICK_WORLD if args.quick else {})}
     movies = world.pop("movies", args.movies)
     return make_world(out, movies=movies, seed=args.seed, dim=args.dim,
                       eval_movies=args.eval_movies, **world)

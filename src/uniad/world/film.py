@@ -65,7 +65,7 @@ class Film:
     dialogue: tuple[tuple[float, float], ...]
 
 
-def _write_video(path: Path, frames: np.ndarray, fps: float, audio: Path) -> Path:
+def write_film_video(path: Path, frames: np.ndarray, fps: float, audio: Path) -> Path:
     """H.264 at ``fps`` (PyAV), the dialogue muxed in as AAC (ffmpeg)."""
     silent = path.with_suffix(".video.mp4")
     with av.open(str(silent), "w") as container:
@@ -106,7 +106,7 @@ def make_film(out_dir: Path, world: Path, seconds: float = 60.0, engine: Any = N
               for sc in scenes]
     frames = render.render_timeline(staged, int(round(duration * fps)), render.background(rng),
                                     rng)
-    video = _write_video(out_dir / VIDEO_FILE, frames, fps, wav)
+    video = write_film_video(out_dir / VIDEO_FILE, frames, fps, wav)
 
     photo_dir = out_dir / PHOTOS_FOLDER  # the cast's photos beside the cast file, as a user has them
     photo_dir.mkdir(parents=True, exist_ok=True)

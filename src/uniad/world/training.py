@@ -16,7 +16,8 @@ from pathlib import Path
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import ADDataset, collate_samples
 from uniad.world.synthetic import (
-    BANK_FILE, EVAL_FILE, FEATURES_FILE, TRAIN_FILE, load_world, load_world_truth,
+    BANK_FILE, ENCODER_FOLDER, EVAL_FILE, FEATURES_FILE, TRAIN_FILE, load_world,
+    load_world_truth,
 )
 from uniad.data.splits import open_split
 from uniad.errors import UniADError
@@ -74,7 +75,10 @@ def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTrai
     """Train a fresh UniAD on the world's training split into ``run_dir`` (as `uniad train`)."""
     started = time.perf_counter()
     model, train_set = build_for_training(open_world_split(world, config, "train"), config)
-    write_run_info(run_dir, model.config, {"world": str(world)})
+    data = {"world": str(world)}
+    if (world / ENCODER_FOLDER).is_dir():  # a rendered world: the folder narration loads
+        data["visual_encoder_folder"] = str(world / ENCODER_FOLDER)
+    write_run_info(run_dir, model.config, data)
     result = train(model, train_set, config.train, run_dir, collate_fn=collate_samples)
     return WorldTraining(model, result, time.perf_counter() - started, len(train_set))
 
