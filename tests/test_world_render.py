@@ -7,8 +7,8 @@ import h5py
 import numpy as np
 import pytest
 
-from uniad.narrate.extract import extract_features
-from uniad.narrate.speech import write_wav
+from uniad.narrate.describe.extract import extract_features
+from uniad.narrate.deliver.speech import write_wav
 from uniad.world import render
 from uniad.world.encoder_fit import fit_encoder
 from uniad.world.film import write_film_video

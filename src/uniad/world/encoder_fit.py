@@ -1,6 +1,6 @@
 """The rendered world's visual encoder: a random CLIP tower with a fitted projection.
 
-Why not the recorded random CLIP alone (:func:`uniad.narrate.encoder.demo_encoder`):
+Why not the recorded random CLIP alone (:func:`uniad.narrate.describe.encoder.demo_encoder`):
 measured on 1,500 rendered frames and the pool's photos (64 px, the demo tower), a random
 tower keeps the identity for a linear probe (100 %) but not for cosine matching (an
 identity's two photos: cosine 0.989; two identities: 0.980 on average, up to 0.996;
@@ -18,7 +18,7 @@ vectors), a cast photo's to its identity direction, an empty frame's to a "nobod
 direction, like the vector world's frames. The result is an ordinary
 ``CLIPVisionModelWithProjection`` folder (``config.json``, ``model.safetensors``,
 ``preprocessor_config.json``) that `uniad narrate --visual-encoder` loads with
-:class:`~uniad.narrate.encoder.CLIPVisionEncoder`; a seed gives the same encoder.
+:class:`~uniad.narrate.describe.encoder.CLIPVisionEncoder`; a seed gives the same encoder.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from uniad.narrate.encoder import CLIPVisionEncoder, _processor_for
+from uniad.narrate.describe.encoder import CLIPVisionEncoder, _processor_for
 from uniad.world import render
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ import av
 import numpy as np
 
 from uniad.io import write_json
-from uniad.narrate.ffmpeg import run_ffmpeg
-from uniad.narrate.tracks import NarratedAD
+from uniad.narrate.media.ffmpeg import run_ffmpeg
+from uniad.narrate.core import NarratedAD
 from uniad.world import render
 from uniad.world.accuracy import Judgement, judge
 from uniad.world.pictures import PHOTOS_FOLDER, write_cast_csv

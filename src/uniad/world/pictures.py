@@ -1,6 +1,6 @@
 """A rendered world's movies as pictures and features: the frames of each movie drawn
 (:mod:`uniad.world.render`) and encoded, its cast photos written with a cast file and
-turned into exemplars by narration's own bank builder (:func:`uniad.narrate.cast.build_bank`).
+turned into exemplars by narration's own bank builder (:func:`uniad.narrate.describe.cast.build_bank`).
 
 So a rendered world's features and exemplars are exactly what `uniad narrate` would compute
 from the same pictures: only the world's truth (who, what, which) stays outside.
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from uniad.data.schema import Character
-from uniad.narrate.cast import build_bank
-from uniad.narrate.encoder import VisualEncoder
+from uniad.narrate.describe.cast import build_bank
+from uniad.narrate.describe.encoder import VisualEncoder
 from uniad.world import render
 
 log = logging.getLogger(__name__)
