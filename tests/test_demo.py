@@ -59,6 +59,11 @@ def test_quick_demo_trains_evaluates_and_narrates(tmp_path: Path, capsys) -> Non
     assert [r["text"] for r in judged["cue_rows"]] == [c.content for c in cues]
     assert judged["right_cues"] == sum(r["subject"] and r["action"] for r in judged["cue_rows"])
     assert judged["realistic_pass_rate"] == 100.0
+    # ad.html shows the generated and the true track on one timeline
+    page = Path(narration["html"]).read_text()
+    assert page.count('<div class="ad"') == len(cues)
+    assert page.count('<div class="reference"') == len(truth_track)
+    assert all(e["text"] in page for e in truth_track)
     report = (out / "demo.md").read_text()
     assert "name accuracy" in report and "The narrated film" in report
 

@@ -17,10 +17,14 @@ model learned.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+from uniad.narrate.core import NarratedAD
+from uniad.narrate.deliver.review import write_review_page
 from uniad.narrate.run import NarrationResult, load_model, narrate
 from uniad.world.film import CueVerdict, Film, judge_narration, make_film
 from uniad.world.sample_media import make_sample_media
@@ -73,4 +77,15 @@ def narrate_film(
         encoder=Path(world) / ENCODER_FOLDER, speak=True, mix=True, engine=engine,
         device=device, max_characters=1,
     )
+    _review_with_truth(result, film, out_dir)
     return film, result, judge_narration(result.ads, film.events)
+
+
+def _review_with_truth(result: NarrationResult, film: Film, out_dir: Path) -> None:
+    """Write ``ad.html`` again with the film's true track on the timeline beside the
+    generated one (narration itself never sees the truth)."""
+    info = json.loads(result.paths["json"].read_text())["info"]
+    shown = result.paths.get("video", film.video)
+    write_review_page(result.ads, result.paths["html"], os.path.relpath(shown, out_dir), "ad.vtt",
+                      film.duration, [tuple(d) for d in info["dialogue"]],
+                      reference=[NarratedAD(e.start, e.end, e.text) for e in film.events])

@@ -29,7 +29,8 @@ tr.cue{cursor:pointer} tr.cue:hover{background:#f3f6ff} tr.cue.active{background
 #timeline{position:relative;height:44px;background:#f5f5f5;margin-top:1em}
 #timeline div{position:absolute;height:18px}
 .dialogue{top:2px;background:#9bb7d4} .ad{top:24px;background:#e0a040}
-#playhead{top:0;height:44px!important;width:2px;background:#c00}
+.reference{top:46px;background:#6a6} #timeline.with-reference{height:66px}
+#playhead{top:0;height:100%!important;width:2px;background:#c00}
 .legend span{display:inline-block;width:1em;height:.8em;margin:0 .3em 0 1em}
 """
 
@@ -69,8 +70,11 @@ def write_review_page(
     duration: float,
     dialogue: Sequence[Interval] = (),
     title: str = "Audio description review",
+    reference: Sequence[NarratedAD] = (),
 ) -> Path:
-    """``path`` (``ad.html``); ``video`` and ``vtt`` are relative to it."""
+    """``path`` (``ad.html``); ``video`` and ``vtt`` are relative to it. ``reference``, a
+    true AD track (e.g. a synthetic film's), gets a third timeline row and its own list, so
+    the generated and true cues are compared on one timeline."""
     ads = sorted(ads, key=lambda a: a.start)
     rows = "\n".join(
         f'<tr class="cue" data-start="{ad.start:.3f}"><td class="num">{_clock(ad.start)}</td>'
@@ -83,7 +87,16 @@ def write_review_page(
     span = max(duration, 1e-3)
     bars = "".join(_bar("dialogue", a, b, span, f"dialogue {_clock(a)}") for a, b in dialogue)
     bars += "".join(_bar("ad", ad.start, ad.end, span, ad.text) for ad in ads)
+    bars += "".join(_bar("reference", r.start, r.end, span, f"true: {r.text}") for r in reference)
     summary = {"cues": len(ads), "duration_s": round(duration, 3)}
+    legend, timeline_class, true_list = "", "", ""
+    if reference:
+        summary["reference_cues"] = len(reference)
+        legend, timeline_class = '<span class="reference"></span>true AD', ' class="with-reference"'
+        true_rows = "\n".join(f'<tr><td class="num">{_clock(r.start)}</td>'
+                               f'<td>{html.escape(r.text)}</td></tr>' for r in reference)
+        true_list = (f'<h2>True AD track</h2><table id="reference"><thead><tr><th>time</th>'
+                     f'<th>description</th></tr></thead><tbody>\n{true_rows}\n</tbody></table>')
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_STYLE}</style></head><body>
@@ -91,12 +104,13 @@ def write_review_page(
 <video id="video" controls preload="metadata" src="{html.escape(video)}">
 <track kind="descriptions" src="{html.escape(vtt)}" srclang="en" label="Audio description" default>
 </video>
-<p class="legend">Timeline:<span class="dialogue"></span>dialogue<span class="ad"></span>AD</p>
-<div id="timeline" data-duration="{span:.3f}">{bars}<div id="playhead"></div></div>
+<p class="legend">Timeline:<span class="dialogue"></span>dialogue<span class="ad"></span>AD{legend}</p>
+<div id="timeline"{timeline_class} data-duration="{span:.3f}">{bars}<div id="playhead"></div></div>
 <table id="cues"><thead><tr><th>time</th><th>length</th><th>description</th><th>WPM</th>
 <th>fit</th></tr></thead><tbody>
 {rows}
 </tbody></table>
+{true_list}
 <script type="application/json" id="summary">{json.dumps(summary)}</script>
 <script>{_SCRIPT}</script>
 </body></html>
