@@ -144,6 +144,10 @@ def judge_film(film, narration, verdicts) -> dict:
     }
     print(f"  right character and action: {numbers['right_cues']}/{len(rows)} cues "
           f"({numbers['right_rate']:.0f}%); realistic rule: {numbers['realistic_pass_rate']:.0f}%")
+    numbers["timed_score_command"] = (
+        f"uniad score --pred {narration.paths['srt']} --ref {film.reference} "
+        f"--dialogue {film.subtitles} --duration {film.duration:g}")
+    print(f"  timed scores against the true track: {numbers['timed_score_command']}")
     for label, path in narration.paths.items():
         print(f"  {label:<14} {path}")
     return numbers

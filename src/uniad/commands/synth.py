@@ -29,10 +29,10 @@ def format_size(num_bytes: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uniad.world.synthetic import make_world
+    from uniad.world.synthetic import RENDERED_WORLD, make_world
 
     summary = make_world(args.out, movies=args.movies, seed=args.seed, dim=args.dim,
-                         eval_movies=args.eval_movies)
+                         eval_movies=args.eval_movies, **(RENDERED_WORLD if args.render else {}))
     print(f"wrote a synthetic world to {summary.out_dir} in {summary.seconds:.2f} s: "
           f"{len(summary.train_movies)} training movies ({summary.train_events} ADs), "
           f"{len(summary.eval_movies)} held-out movies ({summary.eval_events} ADs)")
@@ -52,5 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--render", action="store_true",
+                        help="the rendered world of `uniad demo`: frames and cast photos drawn "
+                             "and encoded by a fitted CLIP tower (encoder/, photos/, casts/)")
     add_world_options(parser, movies=20)
     parser.set_defaults(func=run)
