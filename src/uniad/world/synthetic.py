@@ -21,6 +21,15 @@ generates in seconds and writes in the real on-disk formats (MAD JSON, HDF5 feat
   subject's identity vector (sometimes a bystander's, weaker), an action vector, an object
   vector and noise; the gaps between ADs hold noise only.
 
+The **rendered world** (``render=True``, what `uniad demo` uses) keeps the same story and
+draws it instead (:mod:`uniad.world.render`): each identity has its own look, the subject
+acts on the object in a clip at 5 fps, the gaps show the empty set, and each identity has
+two cast photos. Frames and photos go through a CLIP tower fitted on such pictures
+(:mod:`uniad.world.encoder_fit`, saved in ``encoder/``) by narration's own encoder and bank
+code (:mod:`uniad.world.pictures`), so the features are what `uniad narrate` computes from
+the same pictures. Actions and objects are then the drawable :data:`RENDERED_ACTIONS` and
+:data:`RENDERED_OBJECTS`.
+
 Everything is drawn from ``numpy.random.default_rng`` seeded by the world seed (the pool)
 and by ``(seed, movie index)`` (each movie), so a seed always gives identical files.
 ``world.json`` records the parameters, the casts and each event's ground truth (subject,
