@@ -185,9 +185,8 @@ def draw_object(draw: ImageDraw.ImageDraw, name: str, cx: float, cy: float, scal
     """Object ``name`` centred at ``(cx, cy)``; ``split`` draws it opened in two halves."""
     look = OBJECT_LOOKS[name]
     w, h = look.width * scale, look.height * scale
-    if look.shape == "tall" or look.shape == "circle":
-        if look.shape == "circle":  # a flower: a stem under the bloom
-            draw.line([(cx, cy), (cx, cy + h)], fill=(40, 150, 40), width=2)
+    if look.shape == "circle":  # a flower: a stem under the bloom
+        draw.line([(cx, cy), (cx, cy + h)], fill=(40, 150, 40), width=2)
     box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
     if not split:
         _shape(draw, look.shape, box, look.colour)
@@ -260,7 +259,8 @@ def render_shot(shot: Shot, rng: np.random.Generator) -> np.ndarray:
     if shot.bystander is not None:
         draw_figure(draw, identity_look(shot.bystander), 44 + ox, 6 + oy, scale=0.45)
     if shot.subject is not None:
-        assert shot.action is not None and shot.obj is not None
+        if shot.action is None or shot.obj is None:
+            raise ValueError("a shot with a subject needs an action and an object")
         draw_figure(draw, identity_look(shot.subject), 4 + ox, 12 + oy,
                     arm_degrees=ACTION_ARMS[shot.action])
         dx, dy, scale, split = object_pose(shot.action, shot.t, shot.frame)
