@@ -26,7 +26,7 @@ DEMO_MOVIES = 14
 # --quick: a world small enough for a smoke test, and the tiny LLM.
 QUICK_WORLD = {"movies": 4, "events_min": 8, "events_max": 12,
                "encoder_pictures": 800}
-QUICK_STEPS = 300
+QUICK_STEPS = 120
 # Steps per LLM that keep the whole demo under 10 minutes on a 2-core CPU (SmolLM2 takes
 # about 4 s per step of 8 samples there; the tiny LLM about 0.1 s).
 DEMO_STEPS = {"smollm2": 100, "tiny": 3000}
