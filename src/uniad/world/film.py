@@ -30,7 +30,7 @@ from uniad.world.accuracy import Judgement, judge
 from uniad.world.pictures import PHOTOS_FOLDER, write_cast_csv
 from uniad.world.sample_media import make_srt, speak_lines
 from uniad.world.synthetic import (
-    EventTruth, Scene, _draw_cast, _make_pool, draw_scenes, event_truth, load_world,
+    EventTruth, Scene, draw_cast, make_pool, draw_scenes, event_truth, load_world,
     scene_text, world_params,
 )
 
@@ -88,9 +88,9 @@ def make_film(out_dir: Path, world: Path, seconds: float = 60.0, engine: Any = N
     out_dir, world = Path(out_dir), Path(world)
     record = load_world(world)
     params = world_params(record)
-    pool = _make_pool(params)
+    pool = make_pool(params)
     rng = np.random.default_rng([params.seed, FILM_INDEX])
-    cast, idents = _draw_cast(rng, params, pool["genders"], pool["actors"])
+    cast, idents = draw_cast(rng, params, pool["genders"], pool["actors"])
     blocks = max(1, int(seconds // BLOCK))
     duration = blocks * BLOCK
     lines = [(k * BLOCK + 0.3, LINES[k % len(LINES)]) for k in range(blocks)]

@@ -259,7 +259,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 
-def _draw_cast(
+def draw_cast(
     rng: np.random.Generator, params: WorldParams, genders: list[str], actors: list[str]
 ) -> tuple[list[Character], list[int]]:
     """A cast of distinct identities, each given a first name drawn anew for this movie."""
@@ -356,7 +356,7 @@ def _make_movie(index: int, params: WorldParams, pool: dict[str, Any],
     :class:`uniad.world.pictures.MoviePictures`) renders and encodes a rendered world's."""
     rng = np.random.default_rng([params.seed, index])
     movie_id = f"movie{index:03d}"
-    cast, idents = _draw_cast(rng, params, pool["genders"], pool["actors"])
+    cast, idents = draw_cast(rng, params, pool["genders"], pool["actors"])
     starts, durations, num_frames = draw_timing(rng, params)
     spans = [(int(a), int(a + d)) for a, d in zip(starts, durations)]
     if pictures is None:
@@ -421,7 +421,7 @@ def event_truth(uid: str, movie_id: str, sc: Scene, cast: list[Character],
     )
 
 
-def _make_pool(params: WorldParams) -> dict[str, Any]:
+def make_pool(params: WorldParams) -> dict[str, Any]:
     """The identities, genders, actor names, action and object vectors shared by all movies."""
     rng = np.random.default_rng(params.seed)
     genders = ["female" if i % 2 == 0 else "male" for i in range(params.identities)]
@@ -498,7 +498,7 @@ def make_world(
     refuse_existing_file(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
 
-    pool = _make_pool(params)
+    pool = make_pool(params)
     pictures, encoder_name = None, "synthetic"
     if params.render:
         pictures = _pictures(out, params)
