@@ -35,6 +35,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The W3C WebVTT parser (npm webvtt-parser), which the tests validate ad.vtt with, in .node/.
+if command -v npm >/dev/null && [ ! -d .node/node_modules/webvtt-parser ]; then
+  npm install --prefix .node --no-audit --no-fund -s 'webvtt-parser@2' >/dev/null \
+    || echo "setup: warning: npm could not install webvtt-parser (its test is skipped)" >&2
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
