@@ -214,11 +214,11 @@ def narrate(
                                 field="photos")
     if speak and engine is None:  # a missing voice shows here, not after generation
         engine = make_engine(settings.voice)
+    said = read_dialogue(subtitles) if subtitles else []  # a bad file fails before decoding
     info = probe(video)
     dialogue = speech_spans(video, info, settings, subtitles)
     cuts = shot_cuts(video, threshold=settings.cut_threshold) if settings.split_at_cuts else []
     slots = find_gaps(dialogue, info.duration, settings, cuts)
-    said = read_dialogue(subtitles) if subtitles else []
     screen = read_screen_text(video, said, screen_text) if read_text != "off" else []
     read_outs, free = (place_cues(screen, slots, settings.plan_wpm / 60.0, settings.min_gap_s)
                        if read_text in ("cues", "both") else ([], slots))
