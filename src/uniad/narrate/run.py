@@ -24,7 +24,9 @@ from uniad.errors import DataError, UniADError
 from uniad.model.folder import WEIGHTS_FILE, checkpoint_dir
 from uniad.narrate.describe.cast import build_bank, read_cast
 from uniad.narrate.deliver.deliverables import write_deliverables
-from uniad.narrate.describe.choose import prompted_describer, read_screen_text
+from uniad.narrate.describe.choose import (
+    check_model_folder, prompted_describer, read_screen_text,
+)
 from uniad.narrate.timeline.dialogue import read_dialogue
 from uniad.narrate.describe.encoder import CLIPVisionEncoder, VisualEncoder, demo_encoder, encoder_from_name
 from uniad.narrate.describe.journal import JOURNAL_FILE, JournaledDescriber
@@ -222,6 +224,7 @@ def narrate(
     if describer.kind == "uniad" and checkpoint_or_model is None:
         raise UniADError("--describer uniad needs --checkpoint (or choose --describer "
                          "vlm:FOLDER or openai:URL, which need none)")
+    check_model_folder(describer)
     if not video.is_file():
         raise DataError(video, "video file not found")
     for member in read_cast(cast):  # cheap: a missing photo fails before any decoding

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from uniad.config import DescriberConfig
+from uniad.errors import UniADError
 from uniad.narrate.describe.cast import read_cast
 from uniad.narrate.timeline.dialogue import Line
 from uniad.narrate.media.ocr import FrameText
@@ -27,6 +28,15 @@ def read_screen_text(frames: list[FrameText], dialogue: list[Line]) -> list[Scre
     log.info("on-screen text: %d text(s) %s", len(texts),
              "; ".join(f"{t.start:.0f}s {t.kind} {t.text!r}" for t in texts[:10]))
     return texts
+
+
+def check_model_folder(settings: DescriberConfig) -> None:
+    """A ``vlm:`` describer's folder must hold a model (``config.json``): checked before
+    the film is decoded (nothing is downloaded)."""
+    if settings.kind == "vlm" and not (Path(settings.target or "") / "config.json").is_file():
+        raise UniADError(f"--describer {settings.describer}: not a model folder (no "
+                         "config.json); give a local copy of an image-text-to-text model, "
+                         "e.g. Qwen2.5-VL-3B-Instruct")
 
 
 def prompted_describer(settings: DescriberConfig, video: Path, cast: Path | None,
