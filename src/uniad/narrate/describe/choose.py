@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 
 from uniad.config import DescriberConfig
-from uniad.errors import UniADError
 from uniad.narrate.describe.cast import read_cast
 from uniad.narrate.timeline.dialogue import Line
 from uniad.narrate.media.ocr import FrameText
@@ -31,12 +30,11 @@ def read_screen_text(frames: list[FrameText], dialogue: list[Line]) -> list[Scre
 
 
 def check_model_folder(settings: DescriberConfig) -> None:
-    """A ``vlm:`` describer's folder must hold a model (``config.json``): checked before
-    the film is decoded (nothing is downloaded)."""
-    if settings.kind == "vlm" and not (Path(settings.target or "") / "config.json").is_file():
-        raise UniADError(f"--describer {settings.describer}: not a model folder (no "
-                         "config.json); give a local copy of an image-text-to-text model, "
-                         "e.g. Qwen2.5-VL-3B-Instruct")
+    """A ``vlm:`` describer's folder must hold a model: checked before the film is decoded."""
+    if settings.kind == "vlm":
+        from uniad.narrate.describe.vlm import check_vlm_folder
+
+        check_vlm_folder(settings.target or "")
 
 
 def prompted_describer(settings: DescriberConfig, video: Path, cast: Path | None,
