@@ -72,20 +72,23 @@ def section_overrides(args: argparse.Namespace, cls: type, section: str) -> list
     return [f"{section}.{name}={value}" for name, value in flag_values(args, cls).items()]
 
 
-def _positive(convert: Any, what: str) -> Any:
-    """An argparse type: ``convert``'s value, finite and > 0, else a usage error (exit 2)."""
+def _positive(convert: Any, what: str, zero: bool = False) -> Any:
+    """An argparse type: ``convert``'s value, finite and > 0 (``zero``: >= 0), else a usage
+    error (exit 2)."""
     def parse(text: str) -> Any:
         try:
             value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+        if not (0 <= value if zero else 0 < value) or not value < float("inf"):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {'>=' if zero else '>'} 0, got {text}")
         return value
     return parse
 
 
 positive_int = _positive(int, "a whole number")  # counts: --limit, --stop-at-step
+non_negative_int = _positive(int, "a whole number", zero=True)  # --judge-retries
 positive_float = _positive(float, "a number")  # rates: --fps
 
 
@@ -111,7 +114,7 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge", default="smollm2", help="LLM judge: smollm2, a model FOLDER, or openai")
     parser.add_argument("--judge-url", help="OpenAI-compatible base URL (.../v1) for --judge openai")
     parser.add_argument("--judge-model", help="model name for --judge openai")
-    parser.add_argument("--judge-retries", type=int, default=2, help="re-asks for an unparsable answer")
+    parser.add_argument("--judge-retries", type=non_negative_int, default=2, help="re-asks for an unparsable answer")
 
 
 def scoring_options(args: argparse.Namespace) -> Any:
