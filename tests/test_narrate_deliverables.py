@@ -16,17 +16,17 @@ import pytest
 import srt
 from media import ffprobe_duration, ffprobe_streams
 
+from uniad.config import NarrationConfig
+from uniad.narrate.core import Description
 from uniad.narrate.deliver.dapt import dapt_problems
 from uniad.narrate.deliver.deliverables import write_deliverables
-from uniad.narrate.timeline.gaps import find_gaps, speech_spans
-from uniad.narrate.core import Description
 from uniad.narrate.deliver.plan import plan_cues
-from uniad.world.sample_media import make_dialogue_film
-from uniad.config import NarrationConfig
-from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.deliver.speech import make_engine
-from uniad.narrate.timeline.timing import check_cues
+from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.media.video import decode_audio, probe
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.narrate.timeline.timing import check_cues
+from uniad.world.sample_media import make_dialogue_film
 
 LINES = ((1.0, "Where were you last night?"), (6.0, "I was out with Tom."),
          (12.5, "Sit down, please."))

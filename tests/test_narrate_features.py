@@ -14,10 +14,7 @@ from uniad.data.charbank import CharacterBank
 from uniad.errors import DataError, UniADError
 from uniad.narrate.describe.cast import build_bank, read_cast
 from uniad.narrate.describe.encoder import (
-    CLIPVisionEncoder,
-    OpenCLIPEncoder,
-    VisualEncoder,
-    random_clip_encoder,
+    CLIPVisionEncoder, OpenCLIPEncoder, VisualEncoder, random_clip_encoder,
 )
 from uniad.narrate.describe.extract import FrameFeatures, check_encoder
 from uniad.narrate.media.video import iter_frame_batches

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uniad.narrate.deliver.fit import fit_speech
-from uniad.narrate.core import Description
-from uniad.narrate.deliver.plan import plan_cues
 from uniad.config import NarrationConfig
-from uniad.narrate.core import Slot
+from uniad.narrate.core import Description, Slot
+from uniad.narrate.deliver.fit import fit_speech
+from uniad.narrate.deliver.plan import plan_cues
 from uniad.narrate.deliver.speech import NATURAL_WPM
 
 

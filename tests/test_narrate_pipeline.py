@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from uniad.narrate.core import Description
-from uniad.narrate.deliver.plan import ask, cut_to_budget, plan_cues
 from uniad.config import NarrationConfig
-from uniad.narrate.core import Slot
+from uniad.narrate.core import Description, NarratedAD, Slot
+from uniad.narrate.deliver.plan import ask, cut_to_budget, plan_cues
 from uniad.narrate.timeline.timing import word_count
-from uniad.narrate.core import NarratedAD
 
 
 class Stub:

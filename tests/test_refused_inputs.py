@@ -29,9 +29,9 @@ from test_narrate_run import media  # noqa: F401 - the narration fixture (video,
 from uniad.cli import EXIT_CRASH, EXIT_ERROR, EXIT_PROBLEMS, main
 from uniad.config import AtLeast1, load_config
 from uniad.data.formats import read_annotations
-from uniad.world.synthetic import make_world
 from uniad.eval.evaluate import LINES_FILE, output_lock
 from uniad.model.uniad import UniAD
+from uniad.world.synthetic import make_world
 
 DIM = 16
 SIZES = ["model.llm=tiny", f"model.feature_dim={DIM}", "model.perceiver_head_dim=16",

@@ -43,10 +43,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from uniad.narrate.describe.encoder import VIT_L14, random_clip_encoder
-from uniad.world.sample_media import SampleMedia, make_video
-from uniad.narrate.media.video import iter_frames
 from uniad.io import write_json
+from uniad.narrate.describe.encoder import VIT_L14, random_clip_encoder
+from uniad.narrate.media.video import iter_frames
+from uniad.world.sample_media import SampleMedia, make_video
 
 log = logging.getLogger("bench_narrate")
 

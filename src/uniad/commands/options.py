@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Collection
 from typing import Any
 
-from uniad.config import PRESETS, DescriberConfig, coerce, flag_names, section_flags
+from uniad.config import DescriberConfig, PRESETS, coerce, flag_names, section_flags
 
 
 def add_config_options(parser: argparse.ArgumentParser, *, preset: bool = True,

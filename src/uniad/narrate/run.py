@@ -22,26 +22,23 @@ from uniad.config import (
 )
 from uniad.errors import DataError, UniADError
 from uniad.model.folder import WEIGHTS_FILE, checkpoint_dir
-from uniad.narrate.describe.cast import build_bank, read_cast
+from uniad.narrate.core import Describer, Description, NarratedAD, Slot, StageClock
 from uniad.narrate.deliver.deliverables import write_deliverables
-from uniad.narrate.describe.choose import (
-    check_model_folder, prompted_describer, read_screen_text,
-)
-from uniad.narrate.timeline.dialogue import read_dialogue
-from uniad.narrate.describe.encoder import CLIPVisionEncoder, VisualEncoder, demo_encoder, encoder_from_name
-from uniad.narrate.describe.journal import JOURNAL_FILE, JournaledDescriber
-from uniad.narrate.describe.extract import FrameFeatures, check_encoder, video_id_for
-from uniad.narrate.timeline.gaps import find_gaps, speech_spans
-from uniad.narrate.core import Description, Describer
 from uniad.narrate.deliver.plan import plan_cues
-from uniad.narrate.timeline.screen_text import place_cues
+from uniad.narrate.deliver.speech import make_engine
+from uniad.narrate.describe.cast import build_bank, read_cast
+from uniad.narrate.describe.choose import check_model_folder, prompted_describer, read_screen_text
+from uniad.narrate.describe.encoder import (
+    CLIPVisionEncoder, VisualEncoder, demo_encoder, encoder_from_name,
+)
+from uniad.narrate.describe.extract import FrameFeatures, check_encoder, video_id_for
+from uniad.narrate.describe.journal import JOURNAL_FILE, JournaledDescriber
 from uniad.narrate.media.ocr import TesseractOCR
 from uniad.narrate.media.scan import scan_film
-from uniad.narrate.core import Slot
-from uniad.narrate.deliver.speech import make_engine
-from uniad.narrate.core import StageClock
-from uniad.narrate.core import NarratedAD
 from uniad.narrate.media.video import probe
+from uniad.narrate.timeline.dialogue import read_dialogue
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.narrate.timeline.screen_text import place_cues
 
 log = logging.getLogger(__name__)
 

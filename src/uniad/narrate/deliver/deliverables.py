@@ -15,17 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from uniad.config import NarrationConfig
+from uniad.narrate.core import Interval, NarratedAD
 from uniad.narrate.deliver import extended as ext
 from uniad.narrate.deliver.dapt import write_dapt
 from uniad.narrate.deliver.mix import mix_into_video
 from uniad.narrate.deliver.plan import Plan
 from uniad.narrate.deliver.review import write_review_page
-from uniad.config import NarrationConfig
-from uniad.narrate.core import Interval
 from uniad.narrate.deliver.speech import Speech, assemble_track, write_wav
-from uniad.narrate.timeline.timing import check_cues
-from uniad.narrate.core import NarratedAD
 from uniad.narrate.deliver.tracks import write_json, write_srt, write_vtt
+from uniad.narrate.timeline.timing import check_cues
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from uniad.narrate.deliver.fit import Fitted, fit_speech
-from uniad.narrate.core import Describer
 from uniad.config import NarrationConfig
-from uniad.narrate.core import Slot
+from uniad.narrate.core import Describer, NarratedAD, Slot
+from uniad.narrate.deliver.fit import Fitted, fit_speech
 from uniad.narrate.deliver.speech import TTSEngine
 from uniad.narrate.timeline.timing import cue_duration, cut_to_budget, word_budget, word_count, wpm
-from uniad.narrate.core import NarratedAD
 
 log = logging.getLogger(__name__)
 

@@ -16,17 +16,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from uniad.errors import DataError
-from uniad.narrate.deliver.deliverables import write_deliverables
-from uniad.narrate.timeline.gaps import speech_spans
-from uniad.narrate.core import Description
-from uniad.narrate.deliver.plan import plan_cues
 from uniad.config import NarrationConfig
-from uniad.narrate.core import Slot
-from uniad.narrate.timeline.subtitles import read_subtitle_cues
+from uniad.errors import DataError
+from uniad.narrate.core import Description, NarratedAD, Slot
+from uniad.narrate.deliver.deliverables import write_deliverables
+from uniad.narrate.deliver.plan import plan_cues
 from uniad.narrate.deliver.speech import make_engine
-from uniad.narrate.core import NarratedAD
 from uniad.narrate.media.video import probe
+from uniad.narrate.timeline.gaps import speech_spans
+from uniad.narrate.timeline.subtitles import read_subtitle_cues
 
 log = logging.getLogger(__name__)
 

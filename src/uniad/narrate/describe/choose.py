@@ -13,8 +13,8 @@ from pathlib import Path
 
 from uniad.config import DescriberConfig
 from uniad.narrate.describe.cast import read_cast
-from uniad.narrate.timeline.dialogue import Line
 from uniad.narrate.media.ocr import FrameText
+from uniad.narrate.timeline.dialogue import Line
 from uniad.narrate.timeline.screen_text import ScreenText, track_texts
 
 log = logging.getLogger(__name__)

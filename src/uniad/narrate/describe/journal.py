@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from uniad.io import AppendLog
-from uniad.narrate.core import Description, Describer, NarratedAD, Slot
+from uniad.narrate.core import Describer, Description, NarratedAD, Slot
 
 log = logging.getLogger(__name__)
 

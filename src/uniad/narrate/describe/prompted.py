@@ -16,16 +16,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from uniad.narrate.core import Description, NarratedAD, Slot
 from uniad.narrate.describe.cast import CastMember, _open_photo
-from uniad.narrate.timeline.dialogue import Line, around
-from uniad.narrate.media.frames import frames_between
-from uniad.narrate.core import Description
 from uniad.narrate.describe.prompt import (
     CastPortrait, Part, SlotContext, build_prompt, names_in, parse_answer,
 )
+from uniad.narrate.media.frames import frames_between
+from uniad.narrate.timeline.dialogue import Line, around
 from uniad.narrate.timeline.screen_text import ScreenText, texts_during
-from uniad.narrate.core import Slot
-from uniad.narrate.core import NarratedAD
 
 
 def portraits_of(cast_file: Path, members: Sequence[CastMember],

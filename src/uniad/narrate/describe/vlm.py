@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from uniad.errors import UniADError
-from uniad.narrate.describe.prompt import TOKENS_PER_WORD, Part
+from uniad.narrate.describe.prompt import Part, TOKENS_PER_WORD
 from uniad.narrate.describe.prompted import PromptedDescriber
 
 

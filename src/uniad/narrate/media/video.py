@@ -198,8 +198,8 @@ def decode_once(path: str | Path, sinks: Sequence[FrameSink] = (),
                 for sink, timeline in timelines:
                     for t in timeline.times(frame.time - origin):
                         sink.feed(t, _to_image(frame, sink.size))
-                bar.n = int(frame.time - origin)
-                bar.refresh()
+                if int(frame.time - origin) > bar.n:  # whole seconds decoded
+                    bar.update(int(frame.time - origin) - bar.n)
         except av.FFmpegError as exc:
             raise DataError(path, f"decoding failed at {bar.n} s ({exc})") from exc
         finally:

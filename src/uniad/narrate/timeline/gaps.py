@@ -16,10 +16,10 @@ import numpy as np
 
 from uniad.config import NarrationConfig
 from uniad.narrate.core import Interval, Slot, merge
-from uniad.narrate.timeline.subtitles import read_subtitle_intervals
-from uniad.narrate.timeline.slots import slots_between, split_long_slots
 from uniad.narrate.media.vad import VAD_RATE, speech_intervals
 from uniad.narrate.media.video import VideoInfo, decode_audio
+from uniad.narrate.timeline.slots import slots_between, split_long_slots
+from uniad.narrate.timeline.subtitles import read_subtitle_intervals
 
 log = logging.getLogger(__name__)
 
