@@ -3,7 +3,9 @@
 Per cue, as written (its own start and end, not the gap it came from):
 - words (PTB tokens) and words per minute, as :mod:`uniad.narrate.timing` counts them;
 - the REFRAMED realistic rule (:func:`~uniad.narrate.timing.check_cues`): inside a
-  dialogue gap, under 300 WPM, not overlapping the previous cue;
+  dialogue gap, under 300 WPM, not overlapping the previous cue; and, stricter, whether
+  it touches dialogue at all (the rule forgives 1 s at each end of a line, and a short
+  line entirely, but a describer should still see that the cue talks over it);
 - whether its speech fits its span with the run's voice, through narration's own fitting
   ladder (:func:`~uniad.narrate.fit.fit_speech`: natural rate, faster rate, tempo; a cue
   marked extended keeps its fastest version and says how long the video pauses);
@@ -117,7 +119,8 @@ class Verdict:
 
     words: int
     wpm: float
-    in_gap: bool
+    in_gap: bool  # the rule's test: clear of dialogue shrunk by its 1 s collar
+    over_dialogue: bool  # stricter: any overlap with dialogue at all (narration's own aim)
     under_wpm: bool
     after_previous: bool
     realistic: bool
@@ -141,14 +144,17 @@ def judge(
     """A verdict per cue of ``cues`` (time order, ``ad.json`` dicts); ``cast`` None when
     the run's cast is unknown (no name check)."""
     spans = [(float(c["start"]), float(c["end"]), c["text"]) for c in cues]
+    strict = check_cues(spans, dialogue, collar=0.0)
     verdicts = []
-    for cue, (start, end, text), rule in zip(cues, spans, check_cues(spans, dialogue)):
+    for cue, (start, end, text), rule, exact in zip(cues, spans, check_cues(spans, dialogue),
+                                                    strict):
         fitted = speech(text, start, end, bool(cue.get("meta", {}).get("extended")))
         unknown = (names_outside_cast(text, cue.get("characters", ()), cast)
                    if cast is not None else [])
         problems = []
-        if not rule.in_gap:
-            problems.append("over dialogue")
+        if not exact.in_gap:
+            problems.append("over dialogue" if not rule.in_gap else
+                            "over dialogue (inside the rule's 1 s collar)")
         if rule.wpm >= RULE_MAX_WPM:
             problems.append(f"{rule.wpm:.0f} WPM (limit {RULE_MAX_WPM:.0f})")
         if not rule.after_previous:
@@ -159,6 +165,7 @@ def judge(
             problems.append("not in cast: " + ", ".join(unknown))
         verdicts.append(Verdict(
             words=word_count(text), wpm=rule.wpm, in_gap=rule.in_gap,
+            over_dialogue=not exact.in_gap,
             under_wpm=rule.wpm < RULE_MAX_WPM, after_previous=rule.after_previous,
             realistic=rule.passed, fit=fitted.status, rate_wpm=fitted.rate_wpm,
             tempo=fitted.tempo, overflow_s=fitted.overflow_s, not_in_cast=unknown,

@@ -8,7 +8,6 @@ const tbody = document.querySelector('#cues tbody'), timeline = $('timeline');
 let state = null;
 let current = -1;       // the cue the shortcuts act on (-1: none yet)
 let rendering = false;  // the table is being rebuilt: ignore the focus it loses
-let busy = false;       // one request at a time
 let context = null;     // the "play in context" in progress
 
 function say(text, error = false) {
@@ -23,7 +22,8 @@ function ruleText(c) {
   if (!c.in_gap) broken.push('over dialogue');
   if (!c.under_wpm) broken.push(`${Math.round(c.wpm)} WPM, limit 300`);
   if (!c.after_previous) broken.push('overlaps the previous cue');
-  return broken.length ? 'fails: ' + broken.join('; ') : 'passes';
+  const strict = c.over_dialogue && c.in_gap ? "; but speaks over dialogue (inside the rule's 1 s collar)" : '';
+  return (broken.length ? 'fails: ' + broken.join('; ') : 'passes') + strict;
 }
 
 function speechText(c) {
@@ -81,7 +81,7 @@ function row(c, i) {
   tr.append(text);
   tr.append(el('td', {class: 'num'}, String(c.words)));
   tr.append(el('td', {class: 'num'}, fixed(c.wpm, 1)));
-  tr.append(el('td', {class: c.realistic ? 'pass rule' : 'fail rule'}, ruleText(c)));
+  tr.append(el('td', {class: c.realistic && !c.over_dialogue ? 'pass rule' : 'fail rule'}, ruleText(c)));
   tr.append(el('td', {class: c.fit === 'dropped' ? 'fail speech' : 'pass speech'},
     speechText(c) + (c.not_in_cast.length ? '; ' + namesText(c) : '')));
   const actions = el('td', {class: 'actions'});
@@ -114,7 +114,7 @@ function drawTimeline() {
     timeline.append(bar);
   }
   state.cues.forEach((c, i) => {
-    const bar = el('div', {class: 'bar ad' + (c.realistic ? '' : ' bad') +
+    const bar = el('div', {class: 'bar ad' + (c.realistic && !c.over_dialogue ? '' : ' bad') +
       (i === current ? ' current' : ''), 'data-i': i, title: c.text});
     place(bar, c.start, c.end);
     timeline.append(bar);
@@ -152,9 +152,16 @@ async function load() {
   show(await response.json());
 }
 
-async function post(path, payload = {}, then = null) {
-  if (busy) { say('Still working on the previous change.', true); return false; }
-  busy = true;
+// Requests go one after another (a field saved on blur, then the button that took the
+// focus): each is sent with the revision the previous one left.
+let queue = Promise.resolve();
+function post(path, payload = {}, then = null) {
+  const run = queue.then(() => send(path, payload, then));
+  queue = run.catch(() => false);
+  return run;
+}
+
+async function send(path, payload, then) {
   try {
     const response = await fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json'},
       body: JSON.stringify({revision: state.revision, ...payload})});
@@ -172,8 +179,6 @@ async function post(path, payload = {}, then = null) {
   } catch (err) {
     say(`The server did not answer (${err}). Nothing was changed.`, true);
     return false;
-  } finally {
-    busy = false;
   }
 }
 
@@ -194,7 +199,8 @@ function edit(op, args, focusPart = null) {
 
 function commitText(input) {
   const i = Number(input.dataset.i);
-  if (input.value.trim() === state.cues[i].text) return;
+  if (input.value.trim() === state.cues[i].text || input.dataset.sent === input.value) return;
+  input.dataset.sent = input.value;  // Enter then blur: one edit, not two
   edit('text', {index: i, text: input.value}, 'text');
 }
 
@@ -203,6 +209,8 @@ function commitTimes(input, focusPart) {
   const start = $(`cue-${i}-start`).value, end = $(`cue-${i}-end`).value;
   const c = state.cues[i];
   if (Number(start) === Number(fixed(c.start, 3)) && Number(end) === Number(fixed(c.end, 3))) return;
+  if (input.dataset.sent === `${start} ${end}`) return;
+  input.dataset.sent = `${start} ${end}`;
   edit('times', {index: i, start: Number(start), end: Number(end)}, focusPart);
 }
 
@@ -297,7 +305,7 @@ tbody.addEventListener('keydown', (event) => {
 });
 
 tbody.addEventListener('focusout', (event) => {
-  if (rendering || busy) return;
+  if (rendering) return;
   const input = event.target;
   if (input.tagName !== 'INPUT' || input.type === 'checkbox') return;
   if (input.classList.contains('text')) { commitText(input); return; }
