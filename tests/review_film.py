@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from uniad.narrate.deliver import write_deliverables
-from uniad.narrate.gaps import find_gaps, speech_spans
-from uniad.narrate.pipeline import Description
-from uniad.narrate.plan import plan_cues
+from uniad.narrate.deliver.deliverables import write_deliverables
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.narrate.core import Description
+from uniad.narrate.deliver.plan import plan_cues
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.speech import make_engine
-from uniad.narrate.video import probe
+from uniad.narrate.deliver.speech import make_engine
+from uniad.narrate.media.video import probe
 from uniad.world.sample_media import DialogueFilm, make_dialogue_film
 
 LINES = ((0.5, "Where were you?"), (5.0, "Out."), (9.0, "Sit down."))

@@ -18,10 +18,10 @@ import srt
 from PIL import Image
 from review_film import narrated_folder
 
-from uniad.narrate.authoring.server import ReviewServer
-from uniad.narrate.authoring.session import open_session
-from uniad.narrate.browser import browser_missing, headless_chromium
-from uniad.narrate.timing import word_count
+from uniad.narrate.deliver.authoring.server import ReviewServer
+from uniad.narrate.deliver.authoring.session import open_session
+from uniad.testing.browser import browser_missing, headless_chromium
+from uniad.narrate.timeline.timing import word_count
 
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 

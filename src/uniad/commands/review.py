@@ -8,8 +8,8 @@ import webbrowser
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from uniad.narrate.authoring.server import ReviewServer
-    from uniad.narrate.authoring.session import open_session
+    from uniad.narrate.deliver.authoring.server import ReviewServer
+    from uniad.narrate.deliver.authoring.session import open_session
 
     session = open_session(args.folder, video=args.video)
     try:
