@@ -157,7 +157,8 @@ def test_the_server_answers_only_with_its_token_and_only_inside_the_folder(folde
             assert server.url.startswith(base) and len(server.token) >= 24
             assert fetch(server.url + "api/state")[0] == 200
             assert fetch(base + "api/state")[0] == 403
-            assert fetch(base + "x" + server.token[1:] + "/api/state")[0] == 403
+            wrong = ("A" if server.token[0] != "A" else "B") + server.token[1:]
+            assert fetch(base + wrong + "/api/state")[0] == 403
             assert fetch(base + "video")[0] == 403
             assert fetch(server.url + "files/ad.srt")[0] == 200
             for escape in ("files/..%2F..%2Fsecret.txt", "files/%2Fetc%2Fpasswd",
@@ -209,3 +210,22 @@ def test_the_command_refuses_bad_folders_videos_and_ports(folder, tmp_path, caps
     with pytest.raises(SystemExit) as usage:  # argparse's usage error: exit 2 too
         main(["review", str(folder), "--port", "70000"])
     assert usage.value.code == 2 and "0..65535" in capsys.readouterr().err
+
+
+def test_render_rebuilds_the_deliverables_and_keeps_a_cue_marked_extended(folder):
+    long = "Unquestionably extraordinary reconstructions materialise simultaneously everywhere."
+    session = open_session(folder)
+    try:
+        draft = session.draft
+        draft.apply(draft.revision, "text", index=0, text=long)
+        draft.apply(draft.revision, "extended", index=0, on=True)
+        paths = session.render()  # what `uniad render` runs, into the same folder
+        assert draft.entries[-1].label == "render" and draft.cues == on_disk(folder)
+    finally:
+        session.close()
+    marked = on_disk(folder)[0]
+    assert marked["text"] == long and marked["meta"]["fit"] == "extended"
+    assert marked["meta"]["extended"] is True and marked["meta"]["pause_s"] > 0
+    assert {"extended_video", "pausing_vtt", "video", "srt", "dapt"} <= set(paths)
+    assert long not in paths["srt"].read_text()  # the normal track has no room for it
+    assert long in paths["pausing_vtt"].read_text()

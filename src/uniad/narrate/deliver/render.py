@@ -39,6 +39,7 @@ class EditedCue:
     text: str
     characters: tuple[str, ...] = ()
     widen: bool = False  # the gap is only the cue's own span: it may grow into free time
+    extended: bool = False  # marked extended (`uniad review`): it may pause the video
 
 
 class EditedScript:
@@ -49,7 +50,8 @@ class EditedScript:
 
     def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
         cue = self.by_start[round(slot.start, 3)]
-        return Description(cue.text, cue.characters, {"edited": True})
+        return Description(cue.text, cue.characters,
+                           {"edited": True, **({"extended": True} if cue.extended else {})})
 
 
 def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
@@ -77,12 +79,14 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
         if not end > start >= 0:
             raise DataError(path, f"times must satisfy 0 <= start < end, got {start}..{end}",
                             record=i, field="start")
-        gap = (ad.get("meta") or {}).get("gap")
+        meta = ad.get("meta") or {}
+        gap = meta.get("gap")
         if gap and gap[0] <= start < gap[1]:
             end = max(end, float(gap[1]))
         if str(ad["text"]).strip():
             cues.append(EditedCue(Slot(start, end), str(ad["text"]),
-                                  tuple(ad.get("characters", ())), widen=not gap or end > gap[1]))
+                                  tuple(ad.get("characters", ())), widen=not gap or end > gap[1],
+                                  extended=bool(meta.get("extended"))))
     return cues, payload.get("info", {})
 
 
