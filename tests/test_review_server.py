@@ -120,12 +120,13 @@ def test_verdicts_flag_dialogue_speed_overlap_speech_and_cast(folder, narrated):
         session.draft.apply(session.draft.revision, "times", index=1, start=a - 0.3, end=b)
         session.draft.apply(session.draft.revision, "text", index=0,
                             text="Bob hands Anna and Tom a letter from Paris.")
-        session.draft.apply(session.draft.revision, "extended", index=0, on=True)
         cues = session.state()["cues"]
         assert cues[1]["over_dialogue"] and "over dialogue" in " ".join(cues[1]["problems"])
-        assert cues[1]["fit"] == "dropped" and cues[1]["overflow_s"] > 0  # 0.9 s: too short
+        # a render gives a moved cue the free time up to the next cue, 1.2 s here: too
+        # little for its five words, so it would be cut; the page says so beforehand
+        assert cues[1]["room_s"] == pytest.approx(cues[2]["start"] - (a - 0.3), abs=1e-3)
+        assert cues[1]["spoken"] == "Tom leaves." and "render shortens it" in cues[1]["problems"]
         assert cues[0]["wpm"] > 300 and not cues[0]["under_wpm"] and not cues[0]["realistic"]
-        assert cues[0]["fit"] == "extended"  # marked extended: it may pause, not drop
         assert cues[0]["not_in_cast"] == ["Bob", "Paris"]
         session.draft.apply(session.draft.revision, "times", index=1, start=2.0, end=3.0)
         assert not session.state()["cues"][1]["after_previous"]  # starts inside cue 1
@@ -219,11 +220,17 @@ def test_render_rebuilds_the_deliverables_and_keeps_a_cue_marked_extended(folder
         draft = session.draft
         draft.apply(draft.revision, "text", index=0, text=long)
         draft.apply(draft.revision, "extended", index=0, on=True)
+        draft.apply(draft.revision, "times", index=2, start=10.5, end=11.2)  # a short room
+        draft.apply(draft.revision, "text", index=2, text="The door shuts with a bang.")
+        foreseen = [(c["spoken"], c["fit"]) for c in session.state()["cues"]]
+        assert foreseen[2] == ("The door shuts.", "fits")  # cut to what 1.5 s holds
         paths = session.render()  # what `uniad render` runs, into the same folder
         assert draft.entries[-1].label == "render" and draft.cues == on_disk(folder)
     finally:
         session.close()
-    marked = on_disk(folder)[0]
+    rendered = on_disk(folder)
+    assert [(c["text"], c["meta"]["fit"]) for c in rendered] == foreseen  # as the page said
+    marked = rendered[0]
     assert marked["text"] == long and marked["meta"]["fit"] == "extended"
     assert marked["meta"]["extended"] is True and marked["meta"]["pause_s"] > 0
     assert {"extended_video", "pausing_vtt", "video", "srt", "dapt"} <= set(paths)

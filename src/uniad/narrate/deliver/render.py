@@ -70,6 +70,12 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    return edited_cues(payload, path), payload.get("info", {})
+
+
+def edited_cues(payload: dict[str, Any], path: str | Path) -> list[EditedCue]:
+    """The cues of an ``ad.json`` payload (read from ``path``, named in errors) as
+    :func:`read_edited` takes them: `uniad review` asks the same of its draft."""
     cues = []
     for i, ad in enumerate(payload.get("ads", [])):
         for key in ("start", "end", "text"):
@@ -87,7 +93,7 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
             cues.append(EditedCue(Slot(start, end), str(ad["text"]),
                                   tuple(ad.get("characters", ())), widen=not gap or end > gap[1],
                                   extended=bool(meta.get("extended"))))
-    return cues, payload.get("info", {})
+    return cues
 
 
 def widen_gaps(

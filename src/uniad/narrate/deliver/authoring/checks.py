@@ -2,17 +2,21 @@
 
 Per cue, as written (its own start and end, not the gap it came from):
 - words (PTB tokens) and words per minute, as :mod:`uniad.narrate.timing` counts them;
-- the REFRAMED realistic rule (:func:`~uniad.narrate.timing.check_cues`): inside a
+- the REFRAMED realistic rule (:func:`~uniad.narrate.timeline.timing.check_cues`): inside a
   dialogue gap, under 300 WPM, not overlapping the previous cue; and, stricter, whether
   it touches dialogue at all (the rule forgives 1 s at each end of a line, and a short
   line entirely, but a describer should still see that the cue talks over it);
-- whether its speech fits its span with the run's voice, through narration's own fitting
-  ladder (:func:`~uniad.narrate.fit.fit_speech`: natural rate, faster rate, tempo; a cue
-  marked extended keeps its fastest version and says how long the video pauses);
+- what a render will do with it, mirrored step by step so no surprise waits there: its
+  room (the gap :mod:`~uniad.narrate.deliver.render` gives it: the recorded gap while its
+  start stays inside, else its span grown into free time), the text cut to the room's word
+  budget, and whether the speech fits with the run's voice through narration's own
+  ladder (:func:`~uniad.narrate.deliver.fit.fit_speech`: natural rate, faster rate,
+  tempo, a shorter cut; a cue marked extended keeps its words and says how long the video
+  pauses);
 - names it uses that are not in the run's cast.
 
 Synthesis is the slow part, so :class:`CachedVoice` keeps recent speech by text and
-rate, and :class:`SpeechCheck` keeps each verdict by text, span and extended mark: an
+rate, and :class:`SpeechCheck` keeps each verdict by text, room and extended mark: an
 edit re-synthesises only the cue it touched. The same cached speech is what "Play cue"
 sends, so the page plays exactly the version the verdict describes.
 """
@@ -29,9 +33,11 @@ from typing import Any
 import numpy as np
 
 from uniad.narrate.deliver.fit import Fitted, fit_speech
+from uniad.narrate.deliver.plan import MIN_WORDS
 from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.deliver.speech import TTSEngine
-from uniad.narrate.timeline.timing import RULE_MAX_WPM, check_cues, word_count
+from uniad.narrate.timeline.timing import (RULE_MAX_WPM, check_cues, cut_to_budget,
+                                           word_budget, word_count)
 
 Interval = tuple[float, float]
 
@@ -72,22 +78,32 @@ class CachedVoice:
 
 
 class SpeechCheck:
-    """Narration's fitting of one cue's text into its span, remembered per
-    (text, start, end, extended)."""
+    """What a render will speak for one cue: its text cut to the word budget of its room,
+    then fitted (narration's ladder; rephrasing is a further cut, as for an edited script,
+    except for a cue marked extended, which keeps its words and pauses). Remembered per
+    (text, start, room end, extended)."""
 
     def __init__(self, voice: CachedVoice, settings: NarrationSettings, size: int = 512) -> None:
         self.voice, self.settings, self.size = voice, settings, size
-        self._fits: OrderedDict[tuple[str, float, float, bool], Fitted] = OrderedDict()
+        self._fits: OrderedDict[tuple[str, float, float, bool], Fitted | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, text: str, start: float, end: float, extended: bool) -> Fitted:
+    def __call__(self, text: str, start: float, end: float, extended: bool) -> Fitted | None:
+        """The fitted speech of ``text`` in the room ``start..end``; None when the room
+        holds fewer than :data:`~uniad.narrate.deliver.plan.MIN_WORDS` (render skips it)."""
         key = (text, round(start, 3), round(end, 3), extended)
         with self._lock:
             if key in self._fits:
                 return self._fits[key]
-        fitted = fit_speech(self.voice, text, start, end - start,
-                            max_rate_gain=self.settings.max_rate_gain,
-                            max_tempo=self.settings.max_tempo, extended=extended)
+        budget = word_budget(end - start, self.settings.plan_wpm)
+        fitted = None
+        if budget >= MIN_WORDS:
+            fitted = fit_speech(
+                self.voice, cut_to_budget(text, budget), start, end - start,
+                rephrase=None if extended else
+                lambda words: cut_to_budget(text, min(words, budget)),
+                max_rate_gain=self.settings.max_rate_gain,
+                max_tempo=self.settings.max_tempo, extended=extended)
         with self._lock:
             self._fits[key] = fitted
             while len(self._fits) > self.size:
@@ -124,7 +140,10 @@ class Verdict:
     under_wpm: bool
     after_previous: bool
     realistic: bool
-    fit: str  # fit_speech's status: fits, rate, tempo, extended, dropped
+    room_s: float  # the time a render gives it: its gap, or its span grown into free time
+    spoken: str  # what a render will say: the text, cut if its room holds fewer words
+    fit: str  # fit_speech's status (fits, rate, tempo, rephrased, extended, dropped), or
+    # "skipped": the room holds too few words for any description
     rate_wpm: int
     tempo: float
     overflow_s: float
@@ -137,18 +156,20 @@ class Verdict:
 
 def judge(
     cues: Sequence[dict[str, Any]],
+    rooms: Sequence[Interval],
     dialogue: Sequence[Interval],
     speech: SpeechCheck,
     cast: frozenset[str] | None,
 ) -> list[Verdict]:
-    """A verdict per cue of ``cues`` (time order, ``ad.json`` dicts); ``cast`` None when
-    the run's cast is unknown (no name check)."""
+    """A verdict per cue of ``cues`` (time order, ``ad.json`` dicts) whose render rooms are
+    ``rooms``; ``cast`` None when the run's cast is unknown (no name check)."""
     spans = [(float(c["start"]), float(c["end"]), c["text"]) for c in cues]
     strict = check_cues(spans, dialogue, collar=0.0)
     verdicts = []
-    for cue, (start, end, text), rule, exact in zip(cues, spans, check_cues(spans, dialogue),
-                                                    strict):
-        fitted = speech(text, start, end, bool(cue.get("meta", {}).get("extended")))
+    for cue, room, (start, end, text), rule, exact in zip(
+            cues, rooms, spans, check_cues(spans, dialogue), strict):
+        fitted = speech(text, room[0], room[1], bool(cue.get("meta", {}).get("extended")))
+        spoken = fitted.text if fitted else ""
         unknown = (names_outside_cast(text, cue.get("characters", ()), cast)
                    if cast is not None else [])
         problems = []
@@ -159,15 +180,21 @@ def judge(
             problems.append(f"{rule.wpm:.0f} WPM (limit {RULE_MAX_WPM:.0f})")
         if not rule.after_previous:
             problems.append("overlaps the previous cue")
-        if fitted.status == "dropped":
+        if fitted is None:
+            problems.append("its room holds too few words: render skips it")
+        elif fitted.status == "dropped":
             problems.append(f"speech {fitted.overflow_s:.2f} s too long")
+        elif spoken != text:
+            problems.append("render shortens it")
         if unknown:
             problems.append("not in cast: " + ", ".join(unknown))
         verdicts.append(Verdict(
             words=word_count(text), wpm=rule.wpm, in_gap=rule.in_gap,
             over_dialogue=not exact.in_gap,
             under_wpm=rule.wpm < RULE_MAX_WPM, after_previous=rule.after_previous,
-            realistic=rule.passed, fit=fitted.status, rate_wpm=fitted.rate_wpm,
-            tempo=fitted.tempo, overflow_s=fitted.overflow_s, not_in_cast=unknown,
+            realistic=rule.passed, room_s=round(room[1] - room[0], 3), spoken=spoken,
+            fit=fitted.status if fitted else "skipped",
+            rate_wpm=fitted.rate_wpm if fitted else 0, tempo=fitted.tempo if fitted else 1.0,
+            overflow_s=fitted.overflow_s if fitted else 0.0, not_in_cast=unknown,
             problems=problems))
     return verdicts

@@ -32,6 +32,7 @@ from typing import Any
 
 from uniad.errors import DataError, UniADError
 from uniad.io import write_json
+from uniad.narrate.deliver.render import edited_cues
 
 HISTORY_DIR = ".review"
 # Facts of the narrated cue that an edit makes untrue (the page shows live ones instead).
@@ -65,12 +66,10 @@ def read_payload(path: Path) -> Payload:
         raise DataError(path, "not a narration's ad.json (no 'ads' list)", field="ads")
     payload.setdefault("info", {})
     for i, ad in enumerate(payload["ads"]):
-        for key in ("start", "end", "text"):
-            if not isinstance(ad, dict) or key not in ad:
-                raise DataError(path, f"missing '{key}'", record=i, field=key)
-        if not float(ad["end"]) > float(ad["start"]) >= 0:
-            raise DataError(path, f"times must satisfy 0 <= start < end, got "
-                            f"{ad['start']}..{ad['end']}", record=i, field="start")
+        if not isinstance(ad, dict):
+            raise DataError(path, "a cue must be an object", record=i)
+    edited_cues(payload, path)  # render's own checks: keys present, 0 <= start < end
+    for ad in payload["ads"]:
         ad.setdefault("characters", [])
         ad.setdefault("meta", {})
     payload["ads"].sort(key=lambda a: float(a["start"]))
@@ -283,6 +282,7 @@ def _split(draft: Draft, ads: list, index: int) -> str:
     middle = round(start + (end - start) * len(first.split()) / len(cue["text"].split()), 3)
     draft._times(start, middle), draft._times(middle, end)
     cue["text"], cue["end"] = first, middle
+    cue["meta"].pop("gap", None)  # each half's room is its own span, grown into free time
     ads.append({**copy.deepcopy(cue), "start": middle, "end": end, "text": second})
     return f"split of cue {index + 1}"
 

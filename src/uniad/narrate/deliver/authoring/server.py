@@ -165,8 +165,10 @@ def build_app(session: Session, token: str) -> ASGIApp:
             fitted = await run_in_threadpool(session.fitted, index)
         except (IndexError, ValueError):
             return _error(404, f"no cue {request.path_params['index']}")
-        if fitted.speech is None:  # dropped: no version of it fits its time
-            return _error(422, "this description's speech does not fit its time")
+        if fitted is None or fitted.speech is None:  # skipped or dropped: nothing to hear
+            return _error(422, "a render would not speak this description: "
+                          + ("its room holds too few words" if fitted is None
+                             else "its speech does not fit its time"))
         return Response(wav_bytes(fitted.speech.samples, fitted.speech.sample_rate),
                         media_type="audio/wav")
 

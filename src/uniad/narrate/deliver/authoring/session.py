@@ -18,7 +18,7 @@ from uniad.errors import DataError, UniADError
 from uniad.narrate.deliver.authoring.checks import CachedVoice, SpeechCheck, cast_names, judge
 from uniad.narrate.deliver.authoring.draft import Draft, read_payload
 from uniad.narrate.describe.cast import read_cast
-from uniad.narrate.deliver.render import render_edited
+from uniad.narrate.deliver.render import edited_cues, render_edited, widen_gaps
 from uniad.narrate.deliver.fit import Fitted
 from uniad.narrate.timeline.gaps import speech_spans
 from uniad.narrate.settings import NarrationSettings
@@ -67,15 +67,23 @@ class Session:
     speech: SpeechCheck
     cast: frozenset[str] | None
 
-    def fitted(self, index: int) -> Fitted:
-        cue = self.draft.cues[index]
-        return self.speech(cue["text"], float(cue["start"]), float(cue["end"]),
-                           bool(cue["meta"].get("extended")))
+    def rooms(self) -> list[Interval]:
+        """The time a render gives each cue, as render itself reads ``ad.json``."""
+        edited = widen_gaps(edited_cues(self.draft.payload, self.draft.path), self.dialogue,
+                            self.duration, self.settings.pad_s)
+        by_start = {round(c.gap.start, 3): (c.gap.start, c.gap.end) for c in edited}
+        return [by_start.get(round(float(c["start"]), 3), (float(c["start"]), float(c["end"])))
+                for c in self.draft.cues]
+
+    def fitted(self, index: int) -> Fitted | None:
+        """What a render will speak for cue ``index`` (None: nothing, see SpeechCheck)."""
+        cue, (start, end) = self.draft.cues[index], self.rooms()[index]
+        return self.speech(cue["text"], start, end, bool(cue["meta"].get("extended")))
 
     def state(self) -> dict[str, Any]:
         """The track, each cue's verdict and what the page needs around them."""
         cues = self.draft.cues
-        verdicts = judge(cues, self.dialogue, self.speech, self.cast)
+        verdicts = judge(cues, self.rooms(), self.dialogue, self.speech, self.cast)
         return {
             "revision": self.draft.revision, "can_undo": self.draft.can_undo,
             "can_redo": self.draft.can_redo, "duration": self.duration,

@@ -27,14 +27,21 @@ function ruleText(c) {
 }
 
 function speechText(c) {
+  const room = `${fixed(c.room_s, 1)} s`;
+  let said;
   switch (c.fit) {
-    case 'fits': return `fits at ${c.rate_wpm} wpm`;
-    case 'rate': return `fits faster, at ${c.rate_wpm} wpm`;
-    case 'tempo': return `fits at ${c.rate_wpm} wpm and tempo ${fixed(c.tempo)}x`;
-    case 'extended': return `extended: the video pauses ${fixed(c.overflow_s)} s`;
-    default: return `does not fit: ${fixed(c.overflow_s)} s too long`;
+    case 'fits': said = `fits its ${room} at ${c.rate_wpm} wpm`; break;
+    case 'rate': said = `fits its ${room} faster, at ${c.rate_wpm} wpm`; break;
+    case 'tempo': said = `fits its ${room} at ${c.rate_wpm} wpm, tempo ${fixed(c.tempo)}x`; break;
+    case 'rephrased': said = `fits its ${room} once cut, at ${c.rate_wpm} wpm`; break;
+    case 'extended': said = `extended: the video pauses ${fixed(c.overflow_s)} s`; break;
+    case 'skipped': return `render skips it: its ${room} holds too few words`;
+    default: return `does not fit its ${room}: ${fixed(c.overflow_s)} s too long`;
   }
+  return c.spoken === c.text ? said : `${said}; render says only "${c.spoken}"`;
 }
+
+const speechFails = (c) => c.fit === 'dropped' || c.fit === 'skipped' || c.spoken !== c.text;
 
 function namesText(c) {
   if (!state.cast_known) return 'cast unknown';
@@ -82,7 +89,7 @@ function row(c, i) {
   tr.append(el('td', {class: 'num'}, String(c.words)));
   tr.append(el('td', {class: 'num'}, fixed(c.wpm, 1)));
   tr.append(el('td', {class: c.realistic && !c.over_dialogue ? 'pass rule' : 'fail rule'}, ruleText(c)));
-  tr.append(el('td', {class: c.fit === 'dropped' ? 'fail speech' : 'pass speech'},
+  tr.append(el('td', {class: speechFails(c) ? 'fail speech' : 'pass speech'},
     speechText(c) + (c.not_in_cast.length ? '; ' + namesText(c) : '')));
   const actions = el('td', {class: 'actions'});
   actions.append(
