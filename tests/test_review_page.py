@@ -127,6 +127,24 @@ def test_the_describers_loop_by_keyboard_only(served):
         assert ads(folder)[1] == original[1]
         assert cell(1, "rule") == "passes"
 
+        # S speaks the cue (synthesised by the server); C plays it in context: the video
+        # from 2 s before, its soundtrack ducked by the run's duck_db while the cue speaks
+        keys("s")
+        wait_for(lambda: status().startswith("Playing cue 2:"), "Play cue")
+        played = "const v = document.getElementById('voice');" \
+                 "return v.src.startsWith('blob:') && (!v.paused || v.ended)"
+        wait_for(lambda: browser.execute_script(played), "the cue's speech to play")
+        keys("c")
+        wait_for(lambda: "cue 2 in context" in status(), "Play in context")
+        ducked = browser.execute_script("return Math.pow(10, -state.duck_db / 20)")
+        volume = "return document.getElementById('video').volume"
+        wait_for(lambda: browser.execute_script(volume) == pytest.approx(ducked), "the duck",
+                 timeout=10)
+        at = browser.execute_script("return document.getElementById('video').currentTime")
+        assert at >= original[1]["start"]  # ducked only once the cue begins
+        keys("k")  # pause
+        wait_for(lambda: status() == "Paused.", "the pause")
+
         # a page with an old revision (another tab) is refused, then shows the newest
         browser.execute_script("state.revision -= 1")
         keys("e")
