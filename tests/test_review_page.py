@@ -152,6 +152,23 @@ def test_the_describers_loop_by_keyboard_only(served):
         wait_for(lambda: "changed elsewhere" in status(), "the stale revision to show")
         assert ads(folder)[1] == original[1]
 
+        # A adds a cue at the playhead (its text field focused); its Delete button, pressed
+        # with Enter, removes it again
+        keys(Keys.ESCAPE)
+        before = ads(folder)
+        keys("a")
+        wait_for(lambda: status().startswith("Saved new cue at"), "the new cue")
+        added = [c for c in ads(folder) if c["meta"].get("added")]
+        assert len(added) == 1 and len(ads(folder)) == len(before) + 1
+        new_row = browser.switch_to.active_element.get_attribute("data-i")
+        assert active() == f"cue-{new_row}-text"
+        keys(Keys.ESCAPE)
+        browser.find_element("css selector", f"#cue-{new_row} button[data-act='delete']") \
+            .send_keys(Keys.ENTER)
+        wait_for(lambda: status().startswith(f"Saved deletion of cue {int(new_row) + 1}"),
+                 "the deletion")
+        assert ads(folder) == before
+
         # an accessibility audit of the edited page: nothing serious or critical
         if not AXE.is_file():
             pytest.fail(f"{AXE} missing: run scripts/setup.sh (npm install axe-core)")
