@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -193,10 +194,12 @@ class Draft:
         if op not in OPERATIONS:
             raise EditError(f"unknown edit {op!r}: use one of {', '.join(OPERATIONS)}")
         payload = copy.deepcopy(self.payload)
+        edit = OPERATIONS[op]
         try:
-            label = OPERATIONS[op](self, payload["ads"], **args)
-        except TypeError as exc:
+            inspect.signature(edit).bind(self, payload["ads"], **args)
+        except TypeError as exc:  # a missing or unknown field of the request
             raise EditError(f"edit {op!r}: {exc}") from None
+        label = edit(self, payload["ads"], **args)
         payload["ads"].sort(key=lambda a: float(a["start"]))
         self._record(payload, label)
         return label
@@ -223,12 +226,12 @@ class Draft:
         return label
 
     # -- the edits (each returns a label for the history and the live region) -------------
-    def _cue(self, ads: list[dict[str, Any]], index: Any) -> dict[str, Any]:
+    def cue_at(self, ads: list[dict[str, Any]], index: Any) -> dict[str, Any]:
         if not isinstance(index, int) or not 0 <= index < len(ads):
             raise EditError(f"no cue {index!r} (there are {len(ads)})")
         return ads[index]
 
-    def _times(self, start: Any, end: Any) -> tuple[float, float]:
+    def checked_times(self, start: Any, end: Any) -> tuple[float, float]:
         try:
             start, end = round(float(start), 3), round(float(end), 3)
         except (TypeError, ValueError):
@@ -255,13 +258,13 @@ def _edited(cue: dict[str, Any]) -> dict[str, Any]:
 
 
 def _set_text(draft: Draft, ads: list, index: int, text: str) -> str:
-    _edited(draft._cue(ads, index))["text"] = _text(text)
+    _edited(draft.cue_at(ads, index))["text"] = _text(text)
     return f"text of cue {index + 1}"
 
 
 def _set_times(draft: Draft, ads: list, index: int, start: float, end: float) -> str:
-    cue = _edited(draft._cue(ads, index))
-    cue["start"], cue["end"] = draft._times(start, end)
+    cue = _edited(draft.cue_at(ads, index))
+    cue["start"], cue["end"] = draft.checked_times(start, end)
     return f"times of cue {index + 1}"
 
 
@@ -276,11 +279,11 @@ def _split_text(text: str) -> tuple[str, str]:
 
 
 def _split(draft: Draft, ads: list, index: int) -> str:
-    cue = _edited(draft._cue(ads, index))
+    cue = _edited(draft.cue_at(ads, index))
     first, second = _split_text(cue["text"])
     start, end = float(cue["start"]), float(cue["end"])
     middle = round(start + (end - start) * len(first.split()) / len(cue["text"].split()), 3)
-    draft._times(start, middle), draft._times(middle, end)
+    draft.checked_times(start, middle), draft.checked_times(middle, end)
     cue["text"], cue["end"] = first, middle
     cue["meta"].pop("gap", None)  # each half's room is its own span, grown into free time
     ads.append({**copy.deepcopy(cue), "start": middle, "end": end, "text": second})
@@ -288,7 +291,7 @@ def _split(draft: Draft, ads: list, index: int) -> str:
 
 
 def _merge(draft: Draft, ads: list, index: int) -> str:
-    cue = _edited(draft._cue(ads, index))
+    cue = _edited(draft.cue_at(ads, index))
     if index + 1 >= len(ads):
         raise EditError(f"cue {index + 1} is the last: nothing to merge it with")
     following = ads.pop(index + 1)
@@ -299,20 +302,20 @@ def _merge(draft: Draft, ads: list, index: int) -> str:
 
 
 def _add(draft: Draft, ads: list, start: float, end: float, text: str) -> str:
-    start, end = draft._times(start, end)
+    start, end = draft.checked_times(start, end)
     ads.append({"start": start, "end": end, "text": _text(text), "characters": [],
                 "meta": {"edited": True, "added": True}})
     return f"new cue at {start:.2f} s"
 
 
 def _delete(draft: Draft, ads: list, index: int) -> str:
-    draft._cue(ads, index)
+    draft.cue_at(ads, index)
     ads.pop(index)
     return f"deletion of cue {index + 1}"
 
 
 def _extended(draft: Draft, ads: list, index: int, on: bool) -> str:
-    cue = _edited(draft._cue(ads, index))
+    cue = _edited(draft.cue_at(ads, index))
     cue["meta"]["extended"] = bool(on)
     return f"cue {index + 1} {'marked' if on else 'unmarked'} as extended"
 
