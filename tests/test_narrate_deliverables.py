@@ -22,7 +22,7 @@ from uniad.narrate.timeline.gaps import find_gaps, speech_spans
 from uniad.narrate.core import Description
 from uniad.narrate.deliver.plan import plan_cues
 from uniad.world.sample_media import make_dialogue_film
-from uniad.narrate.settings import NarrationSettings
+from uniad.config import NarrationConfig
 from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.deliver.speech import make_engine
 from uniad.narrate.timeline.timing import check_cues
@@ -55,7 +55,7 @@ class ByGap:
 def narrated(tmp_path_factory):
     root = tmp_path_factory.mktemp("deliver")
     film = make_dialogue_film(root / "media", LINES, 16.0, cuts=(4.0, 9.5))
-    settings = NarrationSettings(extended=True)
+    settings = NarrationConfig(extended=True)
     info = probe(film.video)
     dialogue = speech_spans(film.video, info, settings)
     gaps = find_gaps(dialogue, info.duration, settings, shot_cuts(film.video))

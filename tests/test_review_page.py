@@ -23,7 +23,7 @@ from uniad.narrate.deliver.authoring.session import open_session
 from uniad.testing.browser import browser_missing, headless_chromium
 from uniad.narrate.timeline.timing import word_count
 
-AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / ".node" / "node_modules" / "axe-core" / "axe.min.js"
 
 pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
 
@@ -171,7 +171,7 @@ def test_the_describers_loop_by_keyboard_only(served):
 
         # an accessibility audit of the edited page: nothing serious or critical
         if not AXE.is_file():
-            pytest.fail(f"{AXE} missing: run scripts/setup.sh (npm install axe-core)")
+            pytest.fail(f"{AXE} missing: run scripts/setup.sh (it installs npm's axe-core)")
         browser.execute_script(AXE.read_text())
         found = browser.execute_async_script(
             "const done = arguments[arguments.length - 1];"

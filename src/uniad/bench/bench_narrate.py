@@ -155,7 +155,7 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
     from uniad.narrate.core import Description
     from uniad.narrate.deliver.plan import plan_cues
     from uniad.world.sample_media import make_dialogue_film
-    from uniad.narrate.settings import NarrationSettings
+    from uniad.config import NarrationConfig
     from uniad.narrate.media.shots import shot_cuts
     from uniad.narrate.deliver.speech import make_engine
     from uniad.narrate.core import StageClock
@@ -167,7 +167,7 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
     lines, cuts = film_layout(seconds)
     film = make_dialogue_film(tmp / "film", lines, seconds, cuts=cuts)
     lap("make_film")
-    settings = NarrationSettings(voice=args.voice)
+    settings = NarrationConfig(voice=args.voice)
     info = probe(film.video)
     dialogue = speech_spans(film.video, info, settings)
     lap("voice_activity")
@@ -241,8 +241,9 @@ def _tiny_uniad():
 
 def time_describer(tmp: Path, kind: str, media: SampleMedia) -> float:
     """Seconds of the describe stage per described slot, narrating the 30 s sample film."""
-    from uniad.testing.openai_stub import StubChatServer
+    from uniad.config import DescriberConfig
     from uniad.narrate.run import narrate
+    from uniad.testing.openai_stub import StubChatServer
     from uniad.testing.tiny_vlm import build_tiny_vlm
 
     common = dict(subtitles=media.subtitles, cache_dir=tmp / "cache")
@@ -251,11 +252,12 @@ def time_describer(tmp: Path, kind: str, media: SampleMedia) -> float:
         result = narrate(media.video, media.cast, _tiny_uniad(), out, **common)
     elif kind == "vlm":
         folder = build_tiny_vlm(tmp / "vlm")
-        result = narrate(media.video, media.cast, None, out, describer=f"vlm:{folder}", **common)
+        result = narrate(media.video, media.cast, None, out,
+                         describer=DescriberConfig(f"vlm:{folder}"), **common)
     elif kind == "openai":
         with StubChatServer(["Anna opens the door."] * 100) as server:
-            result = narrate(media.video, media.cast, None, out, describer=f"openai:{server.url}",
-                             describer_model="stub", **common)
+            result = narrate(media.video, media.cast, None, out,
+                             describer=DescriberConfig(f"openai:{server.url}", "stub"), **common)
     else:
         raise SystemExit(f"unknown describer kind {kind!r} (uniad, vlm, openai)")
     per_slot = result.timings["describe"] / max(1, len(result.slots))

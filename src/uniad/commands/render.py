@@ -10,7 +10,8 @@ from uniad.commands.narration_options import add_narration_options, settings_fro
 def _handler(args: argparse.Namespace) -> int:
     from uniad.narrate.deliver.render import render_edited
 
-    paths = render_edited(args.track, args.out, video=args.video, settings=settings_from(args),
+    narration = settings_from(args)  # checked before the track or the video is read
+    paths = render_edited(args.track, args.out, video=args.video, narration=narration,
                           speak=not args.no_speech, mix=not args.no_speech)
     for kind, path in paths.items():
         print(f"  {kind}: {path}")

@@ -12,6 +12,7 @@ the cast from the bank.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,18 @@ class NarratedAD:
             raise ValueError(
                 f"AD times must satisfy 0 <= start < end, got {self.start}..{self.end}"
             )
+        # Whatever a describer or an editor wrote, every writer gets one line of plain text.
+        object.__setattr__(self, "text", one_line(str(self.text)))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of plain text: control characters and line breaks become
+    spaces, runs of spaces one. A blank line would end an SRT or WebVTT cue early, and a
+    NUL or escape byte makes the DAPT document invalid XML."""
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 @dataclass(frozen=True)

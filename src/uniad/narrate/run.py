@@ -17,12 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from uniad.config import (
+    DescriberConfig, NarrateConfig, NarrationConfig, ScreenTextConfig, check_section,
+)
 from uniad.errors import DataError, UniADError
 from uniad.narrate.describe.cast import build_bank, read_cast
 from uniad.narrate.deliver.deliverables import write_deliverables
-from uniad.narrate.describe.choose import (
-    check_read_text, parse_describer, prompted_describer, read_screen_text,
-)
+from uniad.narrate.describe.choose import prompted_describer, read_screen_text
 from uniad.narrate.timeline.dialogue import read_dialogue
 from uniad.narrate.describe.encoder import CLIPVisionEncoder, VisualEncoder, demo_encoder, encoder_from_name
 from uniad.narrate.describe.extract import (
@@ -32,7 +33,6 @@ from uniad.narrate.timeline.gaps import find_gaps, speech_spans
 from uniad.narrate.core import Description, Describer
 from uniad.narrate.deliver.plan import call_describer, plan_cues
 from uniad.narrate.timeline.screen_text import place_cues
-from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.core import Slot
 from uniad.narrate.deliver.speech import make_engine
@@ -162,30 +162,27 @@ def narrate(
     out_dir: str | Path,
     *,
     subtitles: str | Path | None = None,
+    narration: NarrationConfig | None = None,
+    screen_text: ScreenTextConfig | None = None,
+    describer: DescriberConfig | None = None,
+    model_settings: NarrateConfig | None = None,
     encoder: VisualEncoder | str | Path | None = None,
     speak: bool = False,
     mix: bool = False,
-    settings: NarrationSettings | None = None,
-    fps: float = 5.0,
-    max_characters: int | None = None,
     cache_dir: str | Path | None = None,
     engine: Any = None,
     device: str = "cpu",
     allow_encoder_mismatch: bool = False,
-    describer: str = "uniad",
-    describer_model: str | None = None,
-    api_key: str | None = None,
-    frames_per_slot: int = 4,
-    read_text: str = "off",
-    ocr_languages: str = "eng",
-    ocr_fps: float = 1.0,
-    ocr_min_confidence: float = 60.0,
-    portraits: bool = True,
 ) -> NarrationResult:
     """Write an AD track for ``video`` into ``out_dir`` (see the module docstring).
 
-    ``cache_dir`` defaults to ``<out_dir>/cache``; ``engine`` (a TTS engine) defaults to
-    ``settings.voice`` when ``speak``; ``mix`` needs ``speak``.
+    The settings come as the config sections ``uniad narrate``'s flags build, each
+    checked here before any file is read: ``narration`` (gaps, timing, voice),
+    ``screen_text`` (OCR), ``describer`` (``uniad`` needs ``checkpoint_or_model``;
+    ``vlm:FOLDER`` and ``openai:URL`` need none, see :mod:`uniad.narrate.describe.choose`)
+    and ``model_settings`` (UniAD's feature rate and cast size; ``fps`` None: the
+    checkpoint's ``data.fps``). ``cache_dir`` defaults to ``<out_dir>/cache``; ``engine``
+    (a TTS engine) defaults to ``narration.voice`` when ``speak``; ``mix`` needs ``speak``.
 
     ``allow_encoder_mismatch`` accepts an encoder whose *name* differs from the one the
     checkpoint recorded (the width must still match): the mismatch is logged as a warning
@@ -193,38 +190,36 @@ def narrate(
     whose model was trained on synthetic-world features and never saw real frames, so any
     encoder is "wrong" for it and the point is only to show the path. It is deliberately
     not a CLI flag: on a real checkpoint another encoder's features give confident nonsense.
-
-    ``describer`` is ``uniad`` (``checkpoint_or_model`` needed), ``vlm:FOLDER`` or
-    ``openai:URL`` (no checkpoint; see :mod:`uniad.narrate.describe.choose`);
-    ``read_text`` (``off|cues|context|both``) what on-screen text does.
     """
+    settings = (narration or NarrationConfig()).validate()
+    screen_text = (screen_text or ScreenTextConfig()).validate()
+    describer = (describer or DescriberConfig()).validate()
+    model_settings = model_settings or NarrateConfig()
+    check_section(model_settings, "narrate")
+    read_text = screen_text.read_text
     video, out = Path(video), Path(out_dir)
     clock = StageClock()
     timings, lap = clock.timings, clock.lap
-    if not video.is_file():
-        raise DataError(video, "video file not found")
     if mix and not speak:
         raise UniADError("mixing needs speech: pass --speak with --mix")
+    if describer.kind == "uniad" and checkpoint_or_model is None:
+        raise UniADError("--describer uniad needs --checkpoint (or choose --describer "
+                         "vlm:FOLDER or openai:URL, which need none)")
+    if not video.is_file():
+        raise DataError(video, "video file not found")
     for member in read_cast(cast):  # cheap: a missing photo fails before any decoding
         for photo in member.photos:
             if not photo.is_file():
                 raise DataError(cast, f"photo {photo} not found", record=member.record,
                                 field="photos")
-    settings = settings or NarrationSettings()
     if speak and engine is None:  # a missing voice shows here, not after generation
         engine = make_engine(settings.voice)
-    kind, target = parse_describer(describer)
-    check_read_text(read_text)
-    if kind == "uniad" and checkpoint_or_model is None:
-        raise UniADError("--describer uniad needs --checkpoint (or choose --describer "
-                         "vlm:FOLDER or openai:URL, which need none)")
+    said = read_dialogue(subtitles) if subtitles else []  # a bad file fails before decoding
     info = probe(video)
     dialogue = speech_spans(video, info, settings, subtitles)
     cuts = shot_cuts(video, threshold=settings.cut_threshold) if settings.split_at_cuts else []
     slots = find_gaps(dialogue, info.duration, settings, cuts)
-    said = read_dialogue(subtitles) if subtitles else []
-    screen = (read_screen_text(video, said, ocr_languages, ocr_fps, ocr_min_confidence)
-              if read_text != "off" else [])
+    screen = read_screen_text(video, said, screen_text) if read_text != "off" else []
     read_outs, free = (place_cues(screen, slots, settings.plan_wpm / 60.0, settings.min_gap_s)
                        if read_text in ("cues", "both") else ([], slots))
     told = screen if read_text in ("context", "both") else []
@@ -232,19 +227,17 @@ def narrate(
 
     store = None
     try:
-        if kind == "uniad":
+        if describer.kind == "uniad":
             model = load_model(checkpoint_or_model, device)
             lap("load")
+            fps = model_settings.fps or model.config.data.fps
             describe, store, features, visual_name, cache_hit, mismatch = _uniad_describer(
                 model, video, cast, encoder, fps, cache_dir, out, allow_encoder_mismatch,
-                max_characters, told)
+                model_settings.max_characters, told)
             lap("features")
         else:
-            describe = prompted_describer(kind, target, video, cast, said, told,
-                                          model_name=describer_model, api_key=api_key,
-                                          frames=frames_per_slot, portraits=portraits,
-                                          device=device)
-            features, visual_name, cache_hit, mismatch = None, None, False, None
+            describe = prompted_describer(describer, video, cast, said, told, device=device)
+            features, visual_name, cache_hit, mismatch, fps = None, None, False, None, None
             lap("load")
         describe_all = ReadOutDescriber(describe, read_outs, slots, free)
         planned = sorted([*free, *describe_all.slots()], key=lambda s: s.start)
@@ -258,7 +251,7 @@ def narrate(
     run_info = {"video": str(video), "cast": str(cast),
                 "subtitles": str(subtitles) if subtitles else None,
                 "checkpoint": str(checkpoint) if checkpoint else None,
-                "describer": describer, "read_text": read_text,
+                "describer": describer.describer, "read_text": read_text,
                 "screen_text": [asdict(t) for t in screen],
                 "encoder": visual_name, "fps": fps, "voice": engine.name if speak else None,
                 "shot_cuts": cuts, "slots": [[s.start, s.end] for s in slots],

@@ -20,7 +20,7 @@ from uniad.narrate.deliver.dapt import write_dapt
 from uniad.narrate.deliver.mix import mix_into_video
 from uniad.narrate.deliver.plan import Plan
 from uniad.narrate.deliver.review import write_review_page
-from uniad.narrate.settings import NarrationSettings
+from uniad.config import NarrationConfig
 from uniad.narrate.core import Interval
 from uniad.narrate.deliver.speech import Speech, assemble_track, write_wav
 from uniad.narrate.timeline.timing import check_cues
@@ -51,7 +51,7 @@ def write_deliverables(
     out_dir: str | Path,
     duration: float,
     dialogue: Sequence[Interval],
-    settings: NarrationSettings,
+    settings: NarrationConfig,
     info: dict[str, Any],
     has_audio: bool = True,
     mix: bool = True,
@@ -92,7 +92,7 @@ def write_deliverables(
 
 def _write_extended(
     plan: Plan, video: Path, out: Path, duration: float, pauses: Sequence[ext.Pause],
-    has_audio: bool, settings: NarrationSettings,
+    has_audio: bool, settings: NarrationConfig,
 ) -> dict[str, Path]:
     """The paused video with every description (extended ones included) mixed in, its
     WebVTT on the extended timeline, and every cue on the normal timeline with the

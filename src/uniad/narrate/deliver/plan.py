@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from uniad.narrate.deliver.fit import Fitted, fit_speech
 from uniad.narrate.core import Describer
-from uniad.narrate.settings import NarrationSettings
+from uniad.config import NarrationConfig
 from uniad.narrate.core import Slot
 from uniad.narrate.deliver.speech import TTSEngine
 from uniad.narrate.timeline.timing import cue_duration, cut_to_budget, word_budget, word_count, wpm
@@ -96,7 +96,7 @@ class Plan:
 def plan_cues(
     slots: Sequence[Slot],
     describe: Describer,
-    settings: NarrationSettings,
+    settings: NarrationConfig,
     engine: TTSEngine | None = None,
 ) -> Plan:
     """One cue per gap the describer fills; with an ``engine``, each cue's speech fitted

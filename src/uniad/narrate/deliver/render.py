@@ -21,7 +21,7 @@ from uniad.narrate.deliver.deliverables import write_deliverables
 from uniad.narrate.timeline.gaps import speech_spans
 from uniad.narrate.core import Description
 from uniad.narrate.deliver.plan import plan_cues
-from uniad.narrate.settings import NarrationSettings
+from uniad.config import NarrationConfig
 from uniad.narrate.core import Slot
 from uniad.narrate.timeline.subtitles import read_subtitle_cues
 from uniad.narrate.deliver.speech import make_engine
@@ -64,24 +64,43 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
     if not path.is_file():
         raise DataError(path, "file not found")
     if path.suffix.lower() != ".json":
-        return [EditedCue(Slot(a, b), t, widen=True)
-                for a, b, t in read_subtitle_cues(path) if t.strip()], {}
+        spoken = [(i + 1, a, b, t) for i, (a, b, t) in enumerate(read_subtitle_cues(path))
+                  if t.strip()]
+        refuse_overlaps(path, [(n, a, b) for n, a, b, _ in spoken], "cue")
+        return [EditedCue(Slot(a, b), t, widen=True) for _, a, b, t in spoken], {}
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     except json.JSONDecodeError as exc:
         raise DataError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-    return edited_cues(payload, path), payload.get("info", {})
+    cues = edited_cues(payload, path)
+    refuse_overlaps(path, [(i, float(ad["start"]), float(ad["end"]))
+                           for i, ad in enumerate(payload["ads"]) if str(ad["text"]).strip()],
+                    "record")
+    return cues, payload.get("info", {})
 
 
-def edited_cues(payload: dict[str, Any], path: str | Path) -> list[EditedCue]:
+def edited_cues(payload: Any, path: str | Path) -> list[EditedCue]:
     """The cues of an ``ad.json`` payload (read from ``path``, named in errors) as
-    :func:`read_edited` takes them: `uniad review` asks the same of its draft."""
+    :func:`read_edited` takes them, overlaps not refused: `uniad review` shows its draft's
+    overlaps as verdicts and asks the same of it."""
     cues = []
-    for i, ad in enumerate(payload.get("ads", [])):
+    ads = payload.get("ads", []) if isinstance(payload, dict) else None
+    if not isinstance(ads, list):
+        raise DataError(path, "expected an object with a list 'ads' (ad.json from `uniad narrate`)",
+                        field="ads")
+    for i, ad in enumerate(ads):
+        if not isinstance(ad, dict):
+            raise DataError(path, "an AD must be an object with start, end and text", record=i)
         for key in ("start", "end", "text"):
             if key not in ad:
                 raise DataError(path, f"missing '{key}'", record=i, field=key)
-        start, end = float(ad["start"]), float(ad["end"])
+        try:
+            start, end = float(ad["start"]), float(ad["end"])
+        except (TypeError, ValueError):
+            raise DataError(path, f"start and end must be seconds, got {ad['start']!r}..{ad['end']!r}",
+                            record=i, field="start") from None
         if not end > start >= 0:
             raise DataError(path, f"times must satisfy 0 <= start < end, got {start}..{end}",
                             record=i, field="start")
@@ -94,6 +113,17 @@ def edited_cues(payload: dict[str, Any], path: str | Path) -> list[EditedCue]:
                                   tuple(ad.get("characters", ())), widen=not gap or end > gap[1],
                                   extended=bool(meta.get("extended"))))
     return cues
+
+
+def refuse_overlaps(path: Path, spans: Sequence[tuple[int, float, float]], kind: str) -> None:
+    """Refuse two cues that overlap in time (``(number, start, end)`` each), naming both:
+    a player would show both and two voices would speak at once, and which one the editor
+    meant to keep is theirs to say."""
+    ordered = sorted(spans, key=lambda s: (s[1], s[2]))
+    for (n1, a1, b1), (n2, a2, b2) in zip(ordered, ordered[1:]):
+        if a2 < b1:
+            raise DataError(path, f"{kind} {n1} ({a1:g}-{b1:g} s) and {kind} {n2} "
+                                  f"({a2:g}-{b2:g} s) overlap: shorten or move one of them")
 
 
 def widen_gaps(
@@ -119,12 +149,13 @@ def render_edited(
     script: str | Path,
     out_dir: str | Path,
     video: str | Path | None = None,
-    settings: NarrationSettings | None = None,
+    narration: NarrationConfig | None = None,
     speak: bool = True,
     mix: bool = True,
 ) -> dict[str, Path]:
     """Every deliverable of an edited track (see :func:`write_deliverables`); ``video``
-    defaults to the one ``ad.json`` records."""
+    defaults to the one ``ad.json`` records. Overlapping cues are refused, naming both."""
+    settings = (narration or NarrationConfig()).validate()
     cues, info = read_edited(script)
     video = video or info.get("video")
     if not video:
@@ -132,7 +163,6 @@ def render_edited(
     video = Path(video)
     if not video.is_file():
         raise DataError(video, "video file not found")
-    settings = settings or NarrationSettings()
     meta = probe(video)
     dialogue = ([tuple(span) for span in info["dialogue"]] if "dialogue" in info
                 else speech_spans(video, meta, settings, info.get("subtitles")))

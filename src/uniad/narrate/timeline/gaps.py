@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from uniad.narrate.settings import NarrationSettings
+from uniad.config import NarrationConfig
 from uniad.narrate.core import Interval, Slot, merge
 from uniad.narrate.timeline.subtitles import read_subtitle_intervals
 from uniad.narrate.timeline.slots import slots_between, split_long_slots
@@ -37,7 +37,7 @@ def split_at(slots: Sequence[Slot], cuts: Sequence[float], min_gap: float) -> li
 
 
 def speech_spans(
-    video: str | Path, info: VideoInfo, settings: NarrationSettings,
+    video: str | Path, info: VideoInfo, settings: NarrationConfig,
     subtitles: str | Path | None = None,
 ) -> list[Interval]:
     """Dialogue: voice activity (or loud stretches) of the soundtrack, plus subtitle cues."""
@@ -57,7 +57,7 @@ def speech_spans(
 
 
 def find_gaps(
-    speech: Sequence[Interval], duration: float, settings: NarrationSettings,
+    speech: Sequence[Interval], duration: float, settings: NarrationConfig,
     cuts: Sequence[float] = (),
 ) -> list[Slot]:
     """The AD slots of a ``duration``-second timeline with ``speech`` spans and shot

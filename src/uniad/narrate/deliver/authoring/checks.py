@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from uniad.config import NarrationConfig
 from uniad.narrate.deliver.fit import Fitted, fit_speech
 from uniad.narrate.deliver.plan import MIN_WORDS
-from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.deliver.speech import TTSEngine
 from uniad.narrate.timeline.timing import (RULE_MAX_WPM, check_cues, cut_to_budget,
                                            word_budget, word_count)
@@ -83,7 +83,7 @@ class SpeechCheck:
     except for a cue marked extended, which keeps its words and pauses). Remembered per
     (text, start, room end, extended)."""
 
-    def __init__(self, voice: CachedVoice, settings: NarrationSettings, size: int = 512) -> None:
+    def __init__(self, voice: CachedVoice, settings: NarrationConfig, size: int = 512) -> None:
         self.voice, self.settings, self.size = voice, settings, size
         self._fits: OrderedDict[tuple[str, float, float, bool], Fitted | None] = OrderedDict()
         self._lock = threading.Lock()

@@ -60,16 +60,15 @@ class EditError(UniADError):
 def read_payload(path: Path) -> Payload:
     """``ad.json`` checked enough to edit: an ``ads`` list of cues with start < end, text."""
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     except json.JSONDecodeError as exc:
         raise DataError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("ads"), list):
         raise DataError(path, "not a narration's ad.json (no 'ads' list)", field="ads")
     payload.setdefault("info", {})
-    for i, ad in enumerate(payload["ads"]):
-        if not isinstance(ad, dict):
-            raise DataError(path, "a cue must be an object", record=i)
-    edited_cues(payload, path)  # render's own checks: keys present, 0 <= start < end
+    edited_cues(payload, path)  # render's own checks: objects with start < end and text
     for ad in payload["ads"]:
         ad.setdefault("characters", [])
         ad.setdefault("meta", {})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from uniad.config import NarrationConfig
 from uniad.errors import DataError, UniADError
 from uniad.narrate.deliver.authoring.checks import CachedVoice, SpeechCheck, cast_names, judge
 from uniad.narrate.deliver.authoring.draft import Draft, read_payload
@@ -21,10 +22,9 @@ from uniad.narrate.describe.cast import read_cast
 from uniad.narrate.deliver.render import edited_cues, render_edited, widen_gaps
 from uniad.narrate.deliver.fit import Fitted
 from uniad.narrate.timeline.gaps import speech_spans
-from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.deliver.speech import make_engine
 from uniad.narrate.core import NarratedAD
-from uniad.narrate.deliver.tracks import vtt_text
+from uniad.narrate.deliver.tracks import vtt_document
 from uniad.narrate.media.video import probe
 
 log = logging.getLogger(__name__)
@@ -32,12 +32,13 @@ log = logging.getLogger(__name__)
 Interval = tuple[float, float]
 
 
-def _settings(info: dict[str, Any], path: Path) -> NarrationSettings:
-    """The run's recorded settings (voice, fitting, ducking); defaults where none."""
+def _settings(info: dict[str, Any], path: Path) -> NarrationConfig:
+    """The run's recorded settings (voice, fitting, ducking), checked; defaults where none."""
     recorded = info.get("settings") or {}
-    known = {f.name for f in fields(NarrationSettings)}
+    known = {f.name for f in fields(NarrationConfig)}
     try:
-        return NarrationSettings(**{k: v for k, v in recorded.items() if k in known})
+        return NarrationConfig(**{k: v for k, v in recorded.items() if k in known}).validate(
+            lambda f: f"info.settings.{f}")
     except UniADError as exc:
         raise DataError(path, str(exc), field="info.settings") from None
 
@@ -62,7 +63,7 @@ class Session:
     video: Path
     duration: float
     dialogue: list[Interval]
-    settings: NarrationSettings
+    settings: NarrationConfig
     draft: Draft
     speech: SpeechCheck
     cast: frozenset[str] | None
@@ -96,14 +97,14 @@ class Session:
         }
 
     def vtt(self) -> str:
-        return vtt_text([NarratedAD(float(c["start"]), float(c["end"]), c["text"])
+        return vtt_document([NarratedAD(float(c["start"]), float(c["end"]), c["text"])
                          for c in self.draft.cues])
 
     def render(self) -> dict[str, Path]:
         """Every deliverable, rebuilt from the current ``ad.json`` as ``uniad render`` does,
         written into the folder; the rewritten ``ad.json`` becomes a history entry."""
         paths = render_edited(self.draft.path, self.folder, video=self.video,
-                              settings=self.settings)
+                              narration=self.settings)
         self.draft.reload("render")
         return paths
 
