@@ -75,6 +75,18 @@ def test_every_edit_is_saved_and_the_history_outlives_the_editor(folder):
     reopened.close()
 
 
+def test_the_history_keeps_the_newest_versions_only(folder):
+    draft = Draft(folder, duration=12.0, keep=3)
+    for word in ("one", "two", "three", "four"):
+        draft.apply(draft.revision, "text", index=0, text=f"Anna counts {word}.")
+    assert [e.label for e in draft.entries] == ["text of cue 1"] * 3
+    assert len(list((folder / ".review").glob("snap-*.json"))) == 3
+    draft.step(draft.revision, back=True)
+    draft.step(draft.revision, back=True)
+    assert on_disk(folder)[0]["text"] == "Anna counts two." and not draft.can_undo
+    draft.close()
+
+
 def test_edits_that_cannot_apply_change_nothing(folder):
     draft = Draft(folder, duration=12.0)
     before = (folder / "ad.json").read_bytes()

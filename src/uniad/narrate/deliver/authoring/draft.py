@@ -7,7 +7,8 @@ revision), each through :mod:`uniad.io`'s atomic writer. So a closed tab or a cr
 nothing: at worst the newest snapshot is an orphan and ``ad.json`` still holds the
 version before it. If ``ad.json`` no longer equals the history's current snapshot (edited
 by hand, another tool, a crash between the two writes), the file wins and becomes a new
-history entry: nothing on disk is ever silently overwritten with an older version.
+history entry: nothing on disk is ever silently overwritten with an older version. Undo
+reaches the newest :data:`KEEP_VERSIONS` versions; older snapshots are deleted.
 
 The ``revision`` grows with every change (edit, undo, redo, render, outside change). A
 client sends back the revision it last saw; a different one is a :class:`StaleRevision`
@@ -40,6 +41,7 @@ HISTORY_DIR = ".review"
 DERIVED_META = frozenset({"words", "wpm", "fit", "rate_wpm", "tempo", "realistic",
                           "pause_s", "word_budget"})
 MIN_CUE_S = 0.1
+KEEP_VERSIONS = 500  # undo reaches this far back; older snapshots are deleted
 
 Payload = dict[str, Any]
 
@@ -87,8 +89,8 @@ class Entry:
 class Draft:
     """``ad.json`` of ``folder`` under edit (see the module docstring)."""
 
-    def __init__(self, folder: str | Path, duration: float) -> None:
-        self.folder = Path(folder)
+    def __init__(self, folder: str | Path, duration: float, keep: int = KEEP_VERSIONS) -> None:
+        self.folder, self.keep = Path(folder), keep
         self.path = self.folder / "ad.json"
         self.duration = duration
         self.store = self.folder / HISTORY_DIR
@@ -154,9 +156,12 @@ class Draft:
         write_json(self.store / f"snap-{self.revision:06d}.json", payload)
         del self.entries[self.position + 1:]
         self.entries.append(Entry(self.revision, label))
+        forgotten, self.entries = self.entries[:-self.keep], self.entries[-self.keep:]
         self.position = len(self.entries) - 1
         self.payload = payload
         self._write(payload)
+        for entry in forgotten:  # after the index no longer names them
+            (self.store / f"snap-{entry.revision:06d}.json").unlink(missing_ok=True)
 
     def sync(self) -> bool:
         """Take in a change made to ``ad.json`` outside this editor; True if there was one."""
