@@ -169,6 +169,20 @@ def test_the_describers_loop_by_keyboard_only(served):
                  "the deletion")
         assert ads(folder) == before
 
+        # with a mouse: dragging a description on the timeline moves it (an undoable edit)
+        bar = browser.find_element("css selector", "#timeline .ad[data-i='2']")
+        width = browser.find_element("id", "timeline").size["width"]
+        ActionChains(browser).drag_and_drop_by_offset(bar, -width // 24, 0).perform()
+        wait_for(lambda: status().startswith("Saved times of cue 3"), "the drag")
+        dragged = ads(folder)[2]
+        shift = dragged["start"] - before[2]["start"]
+        assert shift == pytest.approx(-12.0 / 24, abs=0.1)  # the bar's share of the film
+        assert dragged["end"] - dragged["start"] == pytest.approx(
+            before[2]["end"] - before[2]["start"], abs=2e-3)
+        ctrl("z")
+        wait_for(lambda: status().startswith("Undid times of cue 3"), "the drag's undo")
+        assert ads(folder) == before
+
         # an accessibility audit of the edited page: nothing serious or critical
         if not AXE.is_file():
             pytest.fail(f"{AXE} missing: run scripts/setup.sh (it installs npm's axe-core)")
