@@ -14,7 +14,7 @@ error codes are a few declarative lines instead of a hand-written request parser
 
 Edits are serialised by one lock (one folder, one writer); the HTTP codes the page acts
 on: 409 a stale revision (another tab changed the track: reload), 422 an edit that cannot
-apply (its message is announced), 400 a malformed request.
+apply or a render refused (its message is announced), 400 a malformed request.
 """
 
 from __future__ import annotations
@@ -68,9 +68,8 @@ class TokenGate:
         elif not rest and not scope["path"].endswith("/"):
             response = RedirectResponse(f"/{self.token}/")
         else:
-            root = f"/{self.token}"
-            scope = {**scope, "path": scope["path"][len(root):], "root_path": root}
-            return await self.app(scope, receive, send)
+            # the app's routes are below the token: ASGI's root_path says so
+            return await self.app({**scope, "root_path": f"/{self.token}"}, receive, send)
         await response(scope, receive, send)
 
 
@@ -92,10 +91,8 @@ def build_app(session: Session, token: str) -> ASGIApp:
                 state = await run_in_threadpool(session.state)
             except StaleRevision as exc:
                 return _error(409, str(exc), revision=exc.current)
-            except EditError as exc:
+            except UniADError as exc:  # an edit that cannot apply, a render refused
                 return _error(422, str(exc))
-            except UniADError as exc:
-                return _error(500, str(exc))
         return JSONResponse({"said": said, "state": state})
 
     async def body(request: Request) -> dict[str, Any]:

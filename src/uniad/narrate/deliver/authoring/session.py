@@ -90,15 +90,15 @@ class Session:
             "can_redo": self.draft.can_redo, "duration": self.duration,
             "dialogue": self.dialogue, "voice": self.speech.voice.name,
             "duck_db": self.settings.duck_db, "cast_known": self.cast is not None,
-            "history": [e.label for e in self.draft.entries[: self.draft.position + 1]][-1:],
             "cues": [{"start": c["start"], "end": c["end"], "text": c["text"],
                       "extended": bool(c["meta"].get("extended")), **v.to_dict()}
                      for c, v in zip(cues, verdicts)],
         }
 
     def vtt(self) -> str:
+        """The draft as WebVTT: the page's ``descriptions`` track follows every edit."""
         return vtt_document([NarratedAD(float(c["start"]), float(c["end"]), c["text"])
-                         for c in self.draft.cues])
+                             for c in self.draft.cues])
 
     def render(self) -> dict[str, Path]:
         """Every deliverable, rebuilt from the current ``ad.json`` as ``uniad render`` does,
