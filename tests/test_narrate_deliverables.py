@@ -44,7 +44,9 @@ class ByGap:
         self.index = {g.start: i for i, g in enumerate(gaps)}
         self.asked: set[float] = set()
 
-    def __call__(self, slot, max_words, previous):
+    avoids = False
+
+    def __call__(self, slot, max_words, previous, avoid=()):
         if slot.start in self.asked:
             return Description("")
         self.asked.add(slot.start)

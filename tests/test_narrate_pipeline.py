@@ -15,18 +15,22 @@ from uniad.narrate.core import NarratedAD
 class Stub:
     """Answers from a list, in turn; records every request."""
 
+    avoids = False
+
     def __init__(self, *answers: str) -> None:
         self.answers = list(answers)
         self.calls: list[tuple[Slot, int, int]] = []
 
-    def __call__(self, slot, max_words, previous):
+    def __call__(self, slot, max_words, previous, avoid=()):
         self.calls.append((slot, max_words, len(previous)))
         return Description(self.answers.pop(0) if self.answers else "A car passes.",
                            ("Anna",), {"score": -1.0})
 
 
 class Avoiding(Stub):
-    """A describer that takes the optional ``avoid`` keyword."""
+    """A describer that steers away from the texts in ``avoid``."""
+
+    avoids = True
 
     def __init__(self, *answers: str) -> None:
         super().__init__(*answers)

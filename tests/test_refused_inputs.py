@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -569,3 +570,29 @@ def test_render_refuses_overlapping_cues_naming_both(capsys, tmp_path, kind):
     code, err = _cli(capsys, ["render", str(track), "--out", str(out), "--video", "v.mp4"])
     assert code == EXIT_ERROR and f"{track}: {named}" in err
     assert (out / "ad.srt").read_text() == "earlier render\n"
+
+
+@pytest.mark.parametrize("command", ["narrate", "render"])
+def test_an_unwritable_output_folder_is_refused_before_any_work(capsys, tmp_path, command,
+                                                                monkeypatch):
+    """--out that cannot take a file is named first: no video decoded, no describer asked."""
+    import uniad.narrate.media.video as video
+
+    monkeypatch.setattr(video, "probe", _must_not_load)
+    out = tmp_path / "ro"
+    out.mkdir()
+    real = tempfile.NamedTemporaryFile
+
+    def refused(*args, dir=None, **kwargs):  # root ignores chmod: refuse the write itself
+        if dir is not None and Path(dir) == out:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refused)
+    track = tmp_path / "ad.srt"
+    track.write_text("1\n00:00:01,000 --> 00:00:02,000\nAnna sits.\n")
+    argv = (["narrate", str(tmp_path / "film.mp4"), "--cast", "c.json", "--describer",
+             "openai:http://127.0.0.1:9/v1"] if command == "narrate"
+            else ["render", str(track), "--video", "film.mp4"])
+    code, err = _cli(capsys, [*argv, "--out", str(out)])
+    assert code == EXIT_ERROR and f"--out {out}: cannot write there (Permission denied)" in err

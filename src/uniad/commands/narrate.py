@@ -14,7 +14,7 @@ from uniad.config import DescriberConfig, NarrateConfig, ScreenTextConfig
 
 def _handler(args: argparse.Namespace) -> int:
     from uniad.config import load_config
-    from uniad.io import refuse_existing_file
+    from uniad.io import refuse_existing_file, writable_folder
     from uniad.model.folder import CONFIG_FILE, checkpoint_dir
     from uniad.narrate.run import narrate
 
@@ -23,7 +23,7 @@ def _handler(args: argparse.Namespace) -> int:
     screen_text = section_from_flags(args, ScreenTextConfig)
     overrides = section_overrides(args, NarrateConfig, "narrate")
     checkpoint = checkpoint_dir(args.checkpoint) if args.checkpoint else None  # RUN or RUN/final
-    refuse_existing_file(args.out, "--out")
+    writable_folder(args.out, "--out")
     refuse_existing_file(args.cache_dir, "--cache-dir")
     config = load_config(path=checkpoint / CONFIG_FILE if checkpoint else None,
                          overrides=overrides)

@@ -10,7 +10,10 @@ from uniad.commands.narration_options import add_narration_options, settings_fro
 def _handler(args: argparse.Namespace) -> int:
     from uniad.narrate.deliver.render import render_edited
 
+    from uniad.io import writable_folder
+
     narration = settings_from(args)  # checked before the track or the video is read
+    writable_folder(args.out, "--out")
     paths = render_edited(args.track, args.out, video=args.video, narration=narration,
                           speak=not args.no_speech, mix=not args.no_speech)
     for kind, path in paths.items():

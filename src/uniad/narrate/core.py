@@ -106,12 +106,16 @@ class Description:
 class Describer(Protocol):
     """Describe ``slot`` in at most ``max_words`` words (a request: the model may exceed it).
     ``previous`` holds the ADs narrated so far, oldest first (UniAD's context). An empty
-    ``text`` is a SKIP (nothing worth saying). A describer may also accept the optional
-    keywords ``avoid`` (texts it must not repeat word for word, passed when the repeat
-    guard of :func:`uniad.narrate.deliver.plan.ask` re-asks) and ``dialogue`` (the subtitle lines
-    within 25 s of the slot); they are passed only to describers whose signature has them."""
+    ``text`` is a SKIP (nothing worth saying). ``avoid`` holds texts it must not repeat word
+    for word: the repeat guard of :func:`uniad.narrate.deliver.plan.ask` passes the previous
+    AD there and asks again, but only of a describer whose ``avoids`` is True (one that
+    can steer away from them; asking the others again would cost a call for the same
+    answer). A plain function ``(slot, max_words, previous)`` is a describer that does not."""
 
-    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
+    avoids: bool
+
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
+                 avoid: Sequence[str] = ()) -> Description:
         ...
 
 

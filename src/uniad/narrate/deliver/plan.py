@@ -11,7 +11,6 @@ words, WPM, gap, fit status, rate and tempo for ``ad.json``.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 from collections.abc import Sequence
@@ -38,40 +37,23 @@ def normalise(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-def _accepts(describe: Describer, keyword: str) -> bool:
-    try:
-        return keyword in inspect.signature(describe).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def call_describer(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD],
-          **optional: Any) -> Any:
-    """``describe(slot, budget, previous)`` plus those ``optional`` keywords it accepts
-    (``avoid``): describers written against the bare protocol still work."""
-    extra = {k: v for k, v in optional.items() if v and _accepts(describe, k)}
-    return describe(slot, budget, previous, **extra)
-
-
 def ask(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD]
         ) -> tuple[str, Any]:
     """The describer's text for ``slot`` cut to ``budget``, never a word-for-word repeat of
-    the previous description: a repeat is asked again with it banned (describers that take
-    ``avoid``), and a repeat that survives becomes a SKIP. Returns (text, Description)."""
-    found = call_describer(describe, slot, budget, previous)
+    the previous description: a repeat is asked again with it banned (describers that
+    ``avoids``), and a repeat that survives becomes a SKIP. Returns (text, Description)."""
+    found = describe(slot, budget, previous)
     if found.text.strip().strip(".").upper() == "SKIP":  # a prompted model's literal SKIP
         return "", found
     text = cut_to_budget(found.text, budget)
     if text and word_count(found.text) > budget:  # over budget: one shorter request
-        again = call_describer(describe, slot, max(MIN_WORDS, 2 * budget - word_count(found.text)),
-                      previous)
+        again = describe(slot, max(MIN_WORDS, 2 * budget - word_count(found.text)), previous)
         if again.text.strip():
             found, text = again, cut_to_budget(again.text, budget)
     last = normalise(previous[-1].text) if previous else None
     if text and normalise(text) == last:
-        if _accepts(describe, "avoid"):
-            found = call_describer(describe, slot, budget, previous,
-                          avoid=(previous[-1].text,))
+        if getattr(describe, "avoids", False):  # a plain function cannot steer away
+            found = describe(slot, budget, previous, avoid=(previous[-1].text,))
             text = cut_to_budget(found.text, budget)
         if normalise(text) == last:
             log.info("AD at %.2f s skipped: it repeats the previous one (%r)", slot.start, text)

@@ -45,10 +45,13 @@ class EditedCue:
 class EditedScript:
     """A :class:`~uniad.narrate.core.Describer` that answers with the edited texts."""
 
+    avoids = False  # an edited text is what the editor wrote: never asked for another
+
     def __init__(self, cues: Sequence[EditedCue]) -> None:
         self.by_start = {round(c.gap.start, 3): c for c in cues}
 
-    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
+                 avoid: Sequence[str] = ()) -> Description:
         cue = self.by_start[round(slot.start, 3)]
         return Description(cue.text, cue.characters,
                            {"edited": True, **({"extended": True} if cue.extended else {})})
@@ -108,9 +111,13 @@ def edited_cues(payload: Any, path: str | Path) -> list[EditedCue]:
         gap = meta.get("gap")
         if gap and gap[0] <= start < gap[1]:
             end = max(end, float(gap[1]))
+        characters = ad.get("characters", [])
+        if not (isinstance(characters, list) and all(isinstance(c, str) for c in characters)):
+            raise DataError(path, f"expected a list of names, got {characters!r:.60}",
+                            record=i, field="characters")
         if str(ad["text"]).strip():
             cues.append(EditedCue(Slot(start, end), str(ad["text"]),
-                                  tuple(ad.get("characters", ())), widen=not gap or end > gap[1],
+                                  tuple(characters), widen=not gap or end > gap[1],
                                   extended=bool(meta.get("extended"))))
     return cues
 

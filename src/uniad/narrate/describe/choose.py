@@ -11,25 +11,30 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from uniad.config import DescriberConfig, ScreenTextConfig
+from uniad.config import DescriberConfig
 from uniad.narrate.describe.cast import read_cast
 from uniad.narrate.timeline.dialogue import Line
-from uniad.narrate.timeline.screen_text import ScreenText
+from uniad.narrate.media.ocr import FrameText
+from uniad.narrate.timeline.screen_text import ScreenText, track_texts
 
 log = logging.getLogger(__name__)
 
 
-def read_screen_text(video: Path, dialogue: list[Line],
-                     settings: ScreenTextConfig) -> list[ScreenText]:
-    """OCR the video and keep the text worth reading (see :mod:`uniad.narrate.timeline.screen_text`)."""
-    from uniad.narrate.media.ocr import TesseractOCR, scan_video
-    from uniad.narrate.timeline.screen_text import track_texts
-
-    ocr = TesseractOCR(settings.ocr_languages, min_confidence=settings.ocr_min_confidence)
-    texts = track_texts(scan_video(video, ocr, fps=settings.ocr_fps), dialogue=dialogue)
+def read_screen_text(frames: list[FrameText], dialogue: list[Line]) -> list[ScreenText]:
+    """The on-screen text worth reading among the OCR readings ``frames`` (see
+    :mod:`uniad.narrate.timeline.screen_text`)."""
+    texts = track_texts(frames, dialogue=dialogue)
     log.info("on-screen text: %d text(s) %s", len(texts),
              "; ".join(f"{t.start:.0f}s {t.kind} {t.text!r}" for t in texts[:10]))
     return texts
+
+
+def check_model_folder(settings: DescriberConfig) -> None:
+    """A ``vlm:`` describer's folder must hold a model: checked before the film is decoded."""
+    if settings.kind == "vlm":
+        from uniad.narrate.describe.vlm import check_vlm_folder
+
+        check_vlm_folder(settings.target or "")
 
 
 def prompted_describer(settings: DescriberConfig, video: Path, cast: Path | None,

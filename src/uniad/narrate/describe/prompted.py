@@ -53,6 +53,7 @@ class PromptedDescriber(ABC):
     """
 
     kind = "prompted"
+    avoids = False  # the prompt has no place for texts to avoid: asking again repeats
 
     def __init__(self, video: str | Path, cast: Sequence[CastPortrait] = (),
                  dialogue: Sequence[Line] = (), screen_texts: Sequence[ScreenText] = (),
@@ -86,7 +87,8 @@ class PromptedDescriber(ABC):
     def answer(self, system: str, parts: list[Part], max_words: int) -> str:
         """The model's raw answer to the prompt (a local VLM or a chat server)."""
 
-    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
+                 avoid: Sequence[str] = ()) -> Description:
         clock = time.perf_counter()
         system, parts = build_prompt(self.context(slot, max_words, previous), self.portraits)
         raw = self.answer(system, parts, max_words)

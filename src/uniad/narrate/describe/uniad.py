@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 class UniADDescriber:
     """Describe slots of ``video_id`` with ``model`` (a :class:`~uniad.model.uniad.UniAD`)."""
 
+    avoids = True  # ``avoid`` becomes bad_words_ids
+
     def __init__(
         self,
         model: Any,
