@@ -148,6 +148,23 @@ def test_verdicts_flag_dialogue_speed_overlap_speech_and_cast(folder, narrated):
     assert names_outside_cast("Then Anna's brother Jim waves.", ["Tom"], cast) == ["Jim"]
 
 
+def test_only_edited_cues_are_synthesised(folder, monkeypatch):
+    session = open_session(folder)
+    said: list[str] = []
+    engine = session.speech.voice.engine
+    real = engine.synthesize
+    monkeypatch.setattr(engine, "synthesize", lambda text, rate: said.append(text) or real(text, rate))
+    try:
+        narrated = session.state()["cues"]  # the fits the narration recorded: no synthesis
+        assert said == [] and [c["fit"] for c in narrated] == ["fits"] * len(narrated)
+        session.draft.apply(session.draft.revision, "text", index=1, text="Tom runs off.")
+        edited = session.state()["cues"]
+        assert set(said) == {"Tom runs off."} and edited[1]["fit"] == "fits"
+        assert edited[1]["rate_wpm"] == narrated[1]["rate_wpm"] == 170
+    finally:
+        session.close()
+
+
 def fetch(url: str, data: dict | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(
         url, data=json.dumps(data).encode() if data is not None else None,

@@ -15,7 +15,8 @@ Per cue, as written (its own start and end, not the gap it came from):
   pauses);
 - names it uses that are not in the run's cast.
 
-Synthesis is the slow part, so :class:`CachedVoice` keeps recent speech by text and
+Synthesis is the slow part: a cue no edit has touched keeps the fit its run recorded
+(:func:`recorded_fit`), :class:`CachedVoice` keeps recent speech by text and
 rate, and :class:`SpeechCheck` keeps each verdict by text, room and extended mark: an
 edit re-synthesises only the cue it touched. The same cached speech is what "Play cue"
 sends, so the page plays exactly the version the verdict describes.
@@ -52,6 +53,7 @@ back up down out off near across through inside around again still finally slowl
 no yes not and but or so if
 """.split())
 _WORD = re.compile(r"[A-Z][\w'-]*")
+SPOKEN = frozenset({"fits", "rate", "tempo", "rephrased", "extended"})  # fit statuses with speech
 
 
 class CachedVoice:
@@ -154,6 +156,17 @@ class Verdict:
         return asdict(self)
 
 
+def recorded_fit(cue: dict[str, Any]) -> Fitted | None:
+    """The fit a narration or render recorded for a cue no edit has touched since (an edit
+    drops ``meta.fit``): its room and text are what that run fitted, so the page shows it
+    without synthesising (a feature film's thousand cues load at once)."""
+    meta = cue.get("meta", {})
+    if meta.get("fit") not in SPOKEN or "rate_wpm" not in meta:
+        return None
+    return Fitted(cue["text"], meta["fit"], None, int(meta["rate_wpm"]),
+                  float(meta.get("tempo", 1.0)), float(meta.get("pause_s", 0.0)))
+
+
 def judge(
     cues: Sequence[dict[str, Any]],
     rooms: Sequence[Interval],
@@ -168,7 +181,8 @@ def judge(
     verdicts = []
     for cue, room, (start, end, text), rule, exact in zip(
             cues, rooms, spans, check_cues(spans, dialogue), strict):
-        fitted = speech(text, room[0], room[1], bool(cue.get("meta", {}).get("extended")))
+        fitted = recorded_fit(cue) or speech(text, room[0], room[1],
+                                             bool(cue.get("meta", {}).get("extended")))
         spoken = fitted.text if fitted else ""
         unknown = (names_outside_cast(text, cue.get("characters", ()), cast)
                    if cast is not None else [])
