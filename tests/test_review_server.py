@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -212,6 +215,23 @@ def test_the_server_answers_only_with_its_token_and_only_inside_the_folder(folde
             assert "Anna waits." in fetch(server.url + "track.vtt")[1].decode()
     finally:
         session.close()
+
+
+def test_the_command_prints_its_address_serves_and_stops_on_ctrl_c(folder):
+    command = [sys.executable, "-m", "uniad.cli", "review", str(folder), "--no-browser"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as server:
+        try:
+            lines = [server.stdout.readline() for _ in range(3)]
+            url = lines[1].strip()
+            assert url.startswith("http://127.0.0.1:") and url.endswith("/"), lines
+            status, body = fetch(url + "api/state")
+            assert status == 200 and len(json.loads(body)["cues"]) == len(on_disk(folder))
+        finally:
+            server.send_signal(signal.SIGINT)
+            out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert "every edit is saved" in out
 
 
 def test_the_command_refuses_bad_folders_videos_and_ports(folder, tmp_path, capsys):

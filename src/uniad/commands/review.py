@@ -6,7 +6,6 @@ import argparse
 import webbrowser
 
 
-
 def _handler(args: argparse.Namespace) -> int:
     from uniad.narrate.deliver.authoring.server import ReviewServer
     from uniad.narrate.deliver.authoring.session import open_session
@@ -19,7 +18,10 @@ def _handler(args: argparse.Namespace) -> int:
               "(only this address works: keep it private; Ctrl-C stops)", flush=True)
         if not args.no_browser:
             webbrowser.open(server.url)
-        server.serve()
+        try:
+            server.serve()
+        except KeyboardInterrupt:  # Ctrl-C is how a server stops: nothing is lost
+            print("stopped; every edit is saved in ad.json", flush=True)
     finally:
         session.close()
     return 0
