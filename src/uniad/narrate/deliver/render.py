@@ -71,17 +71,22 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
                   if t.strip()]
         refuse_overlaps(path, [(n, a, b) for n, a, b, _ in spoken], "cue")
         return [EditedCue(Slot(a, b), t, widen=True) for _, a, b, t in spoken], {}
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    payload = read_ad_json(path)
     cues = edited_cues(payload, path)
     refuse_overlaps(path, [(i, float(ad["start"]), float(ad["end"]))
                            for i, ad in enumerate(payload["ads"]) if str(ad["text"]).strip()],
                     "record")
     return cues, payload.get("info", {})
+
+
+def read_ad_json(path: Path) -> Any:
+    """The parsed ``ad.json`` (a BOM allowed), its encoding or syntax errors named."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
 
 
 def edited_cues(payload: Any, path: str | Path) -> list[EditedCue]:

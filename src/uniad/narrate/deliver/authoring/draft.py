@@ -34,7 +34,7 @@ from typing import Any
 
 from uniad.errors import DataError, UniADError
 from uniad.io import write_json
-from uniad.narrate.deliver.render import edited_cues
+from uniad.narrate.deliver.render import edited_cues, read_ad_json
 
 HISTORY_DIR = ".review"
 # Facts of the narrated cue that an edit makes untrue (the page shows live ones instead).
@@ -61,16 +61,9 @@ class EditError(UniADError):
 
 def read_payload(path: Path) -> Payload:
     """``ad.json`` checked enough to edit: an ``ads`` list of cues with start < end, text."""
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("ads"), list):
-        raise DataError(path, "not a narration's ad.json (no 'ads' list)", field="ads")
+    payload = read_ad_json(path)
+    edited_cues(payload, path)  # render's own checks: an 'ads' list, start < end, text
     payload.setdefault("info", {})
-    edited_cues(payload, path)  # render's own checks: objects with start < end and text
     for ad in payload["ads"]:
         ad.setdefault("characters", [])
         ad.setdefault("meta", {})
