@@ -78,6 +78,29 @@ def test_every_edit_is_saved_and_the_history_outlives_the_editor(folder):
     reopened.close()
 
 
+def test_a_crash_between_the_writes_loses_nothing(folder):
+    draft = Draft(folder, duration=12.0)
+    draft.apply(draft.revision, "text", index=0, text="Anna sits.")
+    draft.close()
+    # a crash after the snapshot, before ad.json: an orphan snapshot, ad.json as it was
+    (folder / ".review" / f"snap-{draft.revision + 1:06d}.json").write_text("{}")
+    reopened = Draft(folder, duration=12.0)
+    assert reopened.revision == draft.revision and reopened.cues[0]["text"] == "Anna sits."
+    reopened.apply(reopened.revision, "text", index=0, text="Anna stands.")  # reuses the name
+    reopened.close()
+    # a crash after ad.json, before the history index: ad.json wins, as a new version
+    history = (folder / ".review" / "history.json").read_text()
+    payload = json.loads((folder / "ad.json").read_text())
+    payload["ads"][0]["text"] = "Anna runs."
+    (folder / "ad.json").write_text(json.dumps(payload))
+    (folder / ".review" / "history.json").write_text(history)
+    again = Draft(folder, duration=12.0)
+    assert again.cues[0]["text"] == "Anna runs." and again.entries[-1].label == "changed on disk"
+    again.step(again.revision, back=True)
+    assert on_disk(folder)[0]["text"] == "Anna stands."
+    again.close()
+
+
 def test_the_history_keeps_the_newest_versions_only(folder):
     draft = Draft(folder, duration=12.0, keep=3)
     for word in ("one", "two", "three", "four"):
