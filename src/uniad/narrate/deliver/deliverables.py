@@ -79,7 +79,7 @@ def write_deliverables(
             [(s.start, s.start + s.duration) for s in spoken], duck_db=settings.duck_db)
         shown = paths["video"]
     pauses = ext.pauses_of(plan.cues)
-    if settings.extended and pauses and plan.speech:
+    if pauses and plan.speech:  # pauses: --extended, or cues marked extended
         paths.update(_write_extended(plan, video, out, duration, pauses, has_audio, settings))
     paths["json"] = write_json(plan.cues, out / "ad.json", info)
     paths["html"] = write_review_page(normal, out / "ad.html", os.path.relpath(shown, out),

@@ -80,8 +80,9 @@ def plan_cues(
     engine: TTSEngine | None = None,
 ) -> Plan:
     """One cue per gap the describer fills; with an ``engine``, each cue's speech fitted
-    (see :mod:`uniad.narrate.deliver.fit`). "extended" cues (``settings.extended``) need the video
-    paused for ``meta["pause_s"]`` seconds and belong to the extended track only."""
+    (see :mod:`uniad.narrate.deliver.fit`). "extended" cues (``settings.extended``, or a
+    description whose ``meta["extended"]`` a describer set, as `uniad review` does) need the
+    video paused for ``meta["pause_s"]`` seconds and belong to the extended track only."""
     plan = Plan()
     for slot in tqdm(slots, desc="describe", unit="gap"):
         budget = word_budget(slot.duration, settings.plan_wpm)
@@ -92,11 +93,13 @@ def plan_cues(
             continue
         fitted = None
         if engine is not None:
+            marked = bool(found.meta.get("extended"))  # keep these words: pause for them
             fitted = fit_speech(
                 engine, text, slot.start, slot.duration,
-                rephrase=lambda words: ask(describe, slot, min(words, budget), plan.cues)[0],
+                rephrase=None if marked else
+                lambda words: ask(describe, slot, min(words, budget), plan.cues)[0],
                 max_rate_gain=settings.max_rate_gain, max_tempo=settings.max_tempo,
-                extended=settings.extended,
+                extended=settings.extended or marked,
             )
             text = fitted.text
         spoken_s = fitted.speech.duration if fitted and fitted.speech else 0.0

@@ -37,6 +37,7 @@ class EditedCue:
     text: str
     characters: tuple[str, ...] = ()
     widen: bool = False  # the gap is only the cue's own span: it may grow into free time
+    extended: bool = False  # marked extended (`uniad review`): it may pause the video
 
 
 class EditedScript:
@@ -50,7 +51,8 @@ class EditedScript:
     def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
                  avoid: Sequence[str] = ()) -> Description:
         cue = self.by_start[round(slot.start, 3)]
-        return Description(cue.text, cue.characters, {"edited": True})
+        return Description(cue.text, cue.characters,
+                           {"edited": True, **({"extended": True} if cue.extended else {})})
 
 
 def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
@@ -67,13 +69,29 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
                   if t.strip()]
         refuse_overlaps(path, [(n, a, b) for n, a, b, _ in spoken], "cue")
         return [EditedCue(Slot(a, b), t, widen=True) for _, a, b, t in spoken], {}
+    payload = read_ad_json(path)
+    cues = edited_cues(payload, path)
+    refuse_overlaps(path, [(i, float(ad["start"]), float(ad["end"]))
+                           for i, ad in enumerate(payload["ads"]) if str(ad["text"]).strip()],
+                    "record")
+    return cues, payload.get("info", {})
+
+
+def read_ad_json(path: Path) -> Any:
+    """The parsed ``ad.json`` (a BOM allowed), its encoding or syntax errors named."""
     try:
-        payload = json.loads(path.read_text(encoding="utf-8-sig"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     except json.JSONDecodeError as exc:
         raise DataError(path, f"not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-    cues, spans = [], []
+
+
+def edited_cues(payload: Any, path: str | Path) -> list[EditedCue]:
+    """The cues of an ``ad.json`` payload (read from ``path``, named in errors) as
+    :func:`read_edited` takes them, overlaps not refused: `uniad review` shows its draft's
+    overlaps as verdicts and asks the same of it."""
+    cues = []
     ads = payload.get("ads", []) if isinstance(payload, dict) else None
     if not isinstance(ads, list):
         raise DataError(path, "expected an object with a list 'ads' (ad.json from `uniad narrate`)",
@@ -92,7 +110,8 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
         if not end > start >= 0:
             raise DataError(path, f"times must satisfy 0 <= start < end, got {start}..{end}",
                             record=i, field="start")
-        gap = (ad.get("meta") or {}).get("gap")
+        meta = ad.get("meta") or {}
+        gap = meta.get("gap")
         if gap and gap[0] <= start < gap[1]:
             end = max(end, float(gap[1]))
         characters = ad.get("characters", [])
@@ -100,11 +119,10 @@ def read_edited(path: str | Path) -> tuple[list[EditedCue], dict[str, Any]]:
             raise DataError(path, f"expected a list of names, got {characters!r:.60}",
                             record=i, field="characters")
         if str(ad["text"]).strip():
-            spans.append((i, start, float(ad["end"])))
             cues.append(EditedCue(Slot(start, end), str(ad["text"]),
-                                  tuple(characters), widen=not gap or end > gap[1]))
-    refuse_overlaps(path, spans, "record")
-    return cues, payload.get("info", {})
+                                  tuple(characters), widen=not gap or end > gap[1],
+                                  extended=bool(meta.get("extended"))))
+    return cues
 
 
 def refuse_overlaps(path: Path, spans: Sequence[tuple[int, float, float]], kind: str) -> None:

@@ -47,7 +47,13 @@ def write_srt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
 
 
 def write_vtt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
-    """A WebVTT file a browser loads as ``<track kind="descriptions" src="ad.vtt">``.
+    """A WebVTT file a browser loads as ``<track kind="descriptions" src="ad.vtt">``
+    (see :func:`vtt_document`)."""
+    return write_text(path, vtt_document(ads))
+
+
+def vtt_document(ads: Sequence[NarratedAD]) -> str:
+    """The WebVTT document of ``ads`` (the authoring page serves it as edits happen).
 
     Cue identifiers are ``ad-N``; a cue that needs the video paused (extended AD, meta
     ``pause_s``) is ``ad-N-pause-S`` so a pausing player (or a person) knows how long."""
@@ -62,7 +68,7 @@ def write_vtt(ads: Sequence[NarratedAD], path: str | Path) -> Path:
             for i, ad in enumerate(sorted(ads, key=lambda a: a.start))
         ]
     )
-    return write_text(path, doc.content)
+    return doc.content
 
 
 def write_json(
