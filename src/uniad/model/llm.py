@@ -21,7 +21,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -222,6 +223,78 @@ def _is_norm(module: nn.Module) -> bool:
     if isinstance(module, (nn.LayerNorm, nn.RMSNorm)):
         return True
     return type(module).__name__.endswith("RMSNorm")
+
+
+def norm_parameter_names(model: nn.Module) -> list[str]:
+    """Names (in ``model``) of every norm weight: what the release's AD-pretrained file and
+    ``if_finutune_GPT 1`` add to LoRA."""
+    return [f"{prefix}.{name}" if prefix else name
+            for prefix, module in model.named_modules() if _is_norm(module)
+            for name, _ in module.named_parameters(recurse=False)]
+
+
+def lora_layers(model: nn.Module) -> list[nn.Module]:
+    """peft's LoRA layers of ``model`` (those holding ``lora_A`` / ``lora_B`` tables)."""
+    return [m for m in model.modules()
+            if isinstance(getattr(m, "lora_A", None), nn.ModuleDict) and hasattr(m, "base_layer")]
+
+
+class LoraShift:
+    """loralib's unmerge on entering training, which the release's training forward rests on.
+
+    The release's LoRA layers were merged while still zero (``from_pretrained`` ends in
+    ``eval()``), the AD-pretrained LoRA A0/B0 loaded afterwards, and ``model.train()`` then
+    subtracted ``scale * B0 @ A0`` from each frozen weight. :meth:`subtract` does the same
+    with the LoRA the model holds when training begins; :meth:`restore` adds it back (as
+    loralib's merge on ``eval()`` does), so evaluation and saving see the plain weights.
+    A0/B0 are kept (a few MB at 7B) rather than the (D, D) differences.
+    """
+
+    def __init__(self) -> None:
+        self._initial: list[tuple[nn.Module, str, torch.Tensor, torch.Tensor]] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._initial is not None
+
+    @staticmethod
+    def _delta(layer: nn.Module, name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        weight = layer.base_layer.weight
+        return (b @ a).to(weight.dtype) * layer.scaling[name]
+
+    @torch.no_grad()
+    def subtract(self, model: nn.Module) -> None:
+        """``W -= scale * B @ A`` for every adapter, from the values it holds now (once)."""
+        if self._initial is not None:
+            return
+        self._initial = []
+        for layer in lora_layers(model):
+            for name in layer.lora_A:
+                a = layer.lora_A[name].weight.detach().clone()
+                b = layer.lora_B[name].weight.detach().clone()
+                layer.base_layer.weight.sub_(self._delta(layer, name, a, b))
+                self._initial.append((layer, name, a, b))
+
+    @contextmanager
+    def lifted(self, model: nn.Module) -> Iterator[None]:
+        """The plain weights inside the block (saving), the same shift again after it."""
+        initial = self._initial
+        self.restore(model)
+        try:
+            yield
+        finally:
+            if initial is not None:
+                with torch.no_grad():
+                    for layer, name, a, b in initial:
+                        layer.base_layer.weight.sub_(self._delta(layer, name, a, b))
+                self._initial = initial
+
+    @torch.no_grad()
+    def restore(self, model: nn.Module) -> None:
+        """Add back what :meth:`subtract` took (no-op when nothing was taken)."""
+        for layer, name, a, b in self._initial or ():
+            layer.base_layer.weight.add_(self._delta(layer, name, a, b))
+        self._initial = None
 
 
 def apply_lora(model: PreTrainedModel, config: ModelConfig) -> PeftModel:

@@ -234,10 +234,14 @@ class SequenceBuilder:
             text = sample.target if target is None else target
             if text is None:
                 raise UniADError(f"sample {sample.sample_id}: field 'target' is missing (needed for the loss)")
-            eos = self.tokenizer.eos_token_id
-            segments.append(TextSegment(text, "target", tuple(self.token_ids(text))))
-            segments.append(TextSegment(self.tokenizer.eos_token, "target", (eos,)))
+            segments.extend(self.target_segments(text))
         return segments
+
+    def target_segments(self, text: str) -> list[TextSegment]:
+        """An AD as the target: its own tokens, then the end token."""
+        eos = self.tokenizer.eos_token_id
+        return [TextSegment(text, "target", tuple(self.token_ids(text))),
+                TextSegment(self.tokenizer.eos_token, "target", (eos,))]
 
 
 def within_target_limit(
