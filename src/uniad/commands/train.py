@@ -23,6 +23,7 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.train.data import build_for_training
     from uniad.train.init import initialise
     from uniad.train.distributed import cleanup_distributed, init_distributed
+    from uniad.runtime import retune_threads
     from uniad.train.loop import train
     from uniad.train.monitor import write_run_info
 
@@ -49,6 +50,8 @@ def _handler(args: argparse.Namespace) -> int:
             data = {"train_data": args.train_data, "val_data": args.val_data,
                     "features": args.features, "bank": args.bank}
             write_run_info(Path(args.out), model.config, data, extra=extra)
+        if ctx.world_size == 1:  # several processes on one machine share the cores: keep theirs
+            retune_threads()
         result = train(
             model, train_set, config.train, args.out,
             collate_fn=collate_samples, val_set=val_set, resume=args.resume,
