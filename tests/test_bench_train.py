@@ -35,7 +35,7 @@ def _timed_samples(world: Path, batch_size: int):
     """The samples the timed steps read, worked out from the loop's epoch order (the
     warm-up's batches come first), and the tiny model's tokenizer for them."""
     config = bench.bench_config([], batch_size, False, seed=0)
-    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
+    model, dataset = build_for_training(*bench.world_paths(world), config)
     order = epoch_order(len(dataset), init_distributed("cpu"), config.train.seed, 0)
     timed = order[WARMUP * batch_size : (WARMUP + STEPS) * batch_size]
     return [dataset[i] for i in timed], model

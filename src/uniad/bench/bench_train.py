@@ -73,6 +73,7 @@ from uniad.model.sequence import SequenceBuilder, TextSegment, sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.train.loop import train
+from uniad.world.synthetic import BANK_FILE, FEATURES_FILE, TRAIN_FILE
 from uniad.world.training import open_world_split
 from uniad.io import write_json
 
@@ -122,6 +123,11 @@ def peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
+def world_paths(world: Path) -> tuple[Path, Path, Path]:
+    """A world folder's training annotations, features and bank (``build_for_training``'s)."""
+    return world / TRAIN_FILE, world / FEATURES_FILE, world / BANK_FILE
+
+
 def bench_config(overrides: Sequence[str], batch_size: int, checkpointing: bool, seed: int) -> UniADConfig:
     """The demo preset on the tiny LLM, with the benchmark's batch size and switches.
     ``save_every=0``: no checkpoint falls inside the timed steps."""
@@ -158,7 +164,7 @@ def measure_training(
         raise UniADError("--warmup and --steps must be >= 1 (the warm-up's last step starts the clock)")
     torch.set_num_threads(threads)
     config = bench_config(overrides, batch_size, checkpointing, seed)
-    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
+    model, dataset = build_for_training(*world_paths(world), config)
     per_step = batch_size * config.train.grad_accum
     if (warmup + steps) * per_step > len(dataset):
         raise UniADError(
@@ -310,7 +316,7 @@ def measure_hinge(
     0 so the margins keep their sign over the timed steps."""
     config = bench_config([*overrides, *RELEASE_SLOTS, "model.contrastive_loss=true"],
                           batch_size, False, seed)
-    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
+    model, dataset = build_for_training(*world_paths(world), config)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
     found: dict[str, list[Sample]] = {}

@@ -35,14 +35,11 @@ def _handler(args: argparse.Namespace) -> int:
     try:
         if ctx.is_main and args.overwrite and not args.resume:
             clear_run(Path(args.out))
-        seed = config.train.seed
-        train_set = open_split(args.train_data, args.features, args.bank, config.data,
-                               training=True, seed=seed)
+        model, train_set = build_for_training(args.train_data, args.features, args.bank, config)
         val_set = None
         if args.val_data:
             val_set = open_split(args.val_data, args.features, args.bank, config.data,
-                                 training=False, seed=seed)
-        model, train_set = build_for_training(train_set, config)
+                                 training=False, seed=config.train.seed)
         extra: dict = {"world_size": ctx.world_size}
         if args.init:
             extra["init"] = initialise(model, args.init, config.train.init_parts)

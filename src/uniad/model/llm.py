@@ -40,7 +40,7 @@ from transformers import (
 
 from uniad.config import ModelConfig
 from uniad.errors import UniADError
-from uniad.model.tiny import build_tiny_llm
+from uniad.model.tiny import build_tiny_llm, build_tiny_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +139,9 @@ def smollm2_path() -> Path:
     return target
 
 
-def _load_folder(
-    folder: Path, dtype: torch.dtype | None, meta: bool
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A Hugging Face model folder, offline; the failure modes become one clear message."""
+def _model_folder(spec: str) -> Path:
+    """The folder a non-built-in spec names, checked to be a Hugging Face model folder."""
+    folder = smollm2_path() if spec == "smollm2" else Path(spec).expanduser()
     if not folder.is_dir():
         raise UniADError(
             f"model.llm='{folder}': no such folder (give a Hugging Face model folder, or one of "
@@ -150,8 +149,35 @@ def _load_folder(
         )
     if not (folder / "config.json").is_file():
         raise UniADError(f"{folder}: not a Hugging Face model folder (no config.json)")
+    return folder
+
+
+def load_tokenizer(spec: str, *, corpus: Iterable[str] | None = None) -> PreTrainedTokenizerBase | None:
+    """The tokenizer of the LLM ``spec`` names, without its weights (the "tiny" one trained on
+    ``corpus``; ``llama2-7b`` has none). It always has a pad token (EOS when it defines none).
+    Training needs it before the data (the AD length limit counts tokens) and the data
+    before the model; :func:`load_llm` takes it back."""
+    if spec == "llama2-7b":
+        return None
+    if spec == "tiny":
+        tokenizer = build_tiny_tokenizer(corpus)
+    else:
+        folder = _model_folder(spec)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        except (OSError, ValueError, KeyError) as error:
+            raise UniADError(f"{folder}: cannot load its tokenizer: {error}") from error
+    _ensure_pad_token(tokenizer)
+    return tokenizer
+
+
+def _load_folder(
+    folder: Path, dtype: torch.dtype | None, meta: bool,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A Hugging Face model folder, offline; the failure modes become one clear message."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(folder, local_files_only=True)
         if meta:
             config = AutoConfig.from_pretrained(folder, local_files_only=True)
             with torch.device("meta"):
@@ -171,6 +197,7 @@ def load_llm(
     device: str | torch.device = "cpu",
     meta: bool = False,
     seed: int = 0,
+    tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase | None]:
     """Load the LLM named by ``spec`` (a folder, ``smollm2``, ``tiny`` or ``llama2-7b``).
 
@@ -181,34 +208,32 @@ def load_llm(
     Every tokenizer returned has a pad token (EOS when the model defines none); callers set
     ``tokenizer.padding_side`` as their batching needs (left for generation).
     """
-    tokenizer: PreTrainedTokenizerBase | None
     if spec == "llama2-7b":
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(llama2_7b_config(), dtype=dtype)
         return model.eval(), None
     if spec == "tiny":
-        model, tokenizer = build_tiny_llm(corpus, seed)
+        model, tokenizer = build_tiny_llm(corpus, seed, tokenizer)
         if meta:
             model = model.to("meta")
         if dtype is not None:
             model = model.to(dtype)
     else:
-        folder = smollm2_path() if spec == "smollm2" else Path(spec).expanduser()
-        model, tokenizer = _load_folder(folder, dtype, meta)
-    _ensure_pad_token(model, tokenizer)
+        model, tokenizer = _load_folder(_model_folder(spec), dtype, meta, tokenizer)
+    _ensure_pad_token(tokenizer)
+    if model.generation_config is not None and model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
     if not meta:
         model = model.to(device)
     return model.eval(), tokenizer
 
 
-def _ensure_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+def _ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> None:
     """Batching needs a pad id; many LLMs (Llama-2) ship none, and EOS is the usual stand-in."""
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
-            raise UniADError(f"{model.name_or_path}: tokenizer has neither a pad nor an EOS token")
+            raise UniADError(f"{tokenizer.name_or_path}: tokenizer has neither a pad nor an EOS token")
         tokenizer.pad_token = tokenizer.eos_token
-    if model.generation_config is not None and model.generation_config.pad_token_id is None:
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
 def freeze(model: nn.Module) -> nn.Module:

@@ -130,9 +130,12 @@ class UniAD(nn.Module):
         dtype: torch.dtype | None = None,
         device: str | torch.device = "cpu",
         meta: bool = False,
+        tokenizer=None,
     ) -> UniAD:
-        """Load ``config.model.llm`` (``corpus`` trains the "tiny" tokenizer) and wrap it."""
-        llm, tokenizer = load_llm(config.model.llm, corpus=corpus, dtype=dtype, device=device, meta=meta)
+        """Load ``config.model.llm`` (``corpus`` trains the "tiny" tokenizer, unless the
+        ``tokenizer`` loaded before is given) and wrap it."""
+        llm, tokenizer = load_llm(config.model.llm, corpus=corpus, dtype=dtype, device=device,
+                                  meta=meta, tokenizer=tokenizer)
         model = cls(config, llm, tokenizer)
         return model if meta else model.to(device)
 
