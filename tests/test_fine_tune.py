@@ -1,8 +1,8 @@
-"""Fine-tuning a published (MAD-layout) checkpoint on a user's own described episodes.
+"""Fine-tuning a published checkpoint (MAD or CMD/TV layout) on a user's own described episodes.
 
 End to end on generated media: films made with ffmpeg, AD tracks as SRT, a cast file with
-photos; a tiny random CLIP as the visual encoder; a release-layout MAD.pt at the tiny LLM's
-sizes imported into a run folder. `uniad data build` writes the split, `uniad train --init`
+photos; a tiny random CLIP as the visual encoder; release-layout MAD.pt and CMDAD_TVAD.pt
+files at the tiny LLM's sizes imported into run folders. `uniad data build` writes the split, `uniad train --init`
 fine-tunes the imported run, and the loss on a held-out episode goes down.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import cmdtv_release as cmdtv
 from test_release import SETTINGS, release_state, save_release
 from uniad.cli import main
 from uniad.data.schema import Character
@@ -56,7 +57,13 @@ def material(tmp_path_factory):
     args = ["import-release", "--checkpoint", str(ckpt), "--llm", str(folder), "--out", str(run),
             "--llm-vocab", str(len(tokenizer)), *[x for s in SETTINGS for x in ("--set", s)]]
     assert main(args) == 0
-    return {"root": root, "episodes": episodes, "cast": cast, "llm": folder, "run": run}
+    cmdtv_run = root / "imported_cmdtv"
+    cmdtv_ckpt = cmdtv.save_release(cmdtv.release_state(), root / "CMDAD_TVAD.pt")
+    assert main(cmdtv.import_args(cmdtv_ckpt, folder, cmdtv_run, len(tokenizer))) == 0
+    return {"root": root, "episodes": episodes, "cast": cast, "llm": folder,
+            "run": run, "mad": (run, "mad", SETTINGS),
+            "tvad": (cmdtv_run, "tvad", [*cmdtv.SETTINGS, "data.character_source=auto",
+                                         "data.character_filter=none"])}
 
 
 def build(material, out: Path, *extra: str) -> int:
@@ -102,25 +109,31 @@ def heldout_loss(model: UniAD, dataset) -> float:
         return float(model([dataset[i] for i in range(len(dataset))])["ce"])
 
 
-def test_fine_tuning_an_imported_mad_run_improves_held_out_loss(material, tmp_path):
+@pytest.mark.parametrize("layout", ["mad", "tvad"])
+def test_fine_tuning_an_imported_run_improves_held_out_loss(material, tmp_path, layout):
+    """From MAD.pt's layout (Perceiver mappers) and CMDAD_TVAD.pt's (video Q-Former, each
+    frame one token); the character list from the ADs' names (``data.character_source=auto``,
+    as the release trains)."""
+    run, preset, layout_settings = material[layout]
     split = tmp_path / "split"
-    assert build(material, split, "--checkpoint", str(material["run"]), "--visual-encoder", ENCODER,
+    assert build(material, split, "--checkpoint", str(run), "--visual-encoder", ENCODER,
                  "--held-out", "1") == 0
     out = tmp_path / "fine_tuned"
     # The tiny LLM is random: LoRA on its frozen base stays near chance (model.train_llm), so
     # the whole LLM trains here, from the imported run's mappers, norms and LoRA.
-    settings = [*SETTINGS, f"model.llm={material['llm']}", "model.train_llm=true",
+    settings = [*layout_settings, f"model.llm={material['llm']}", "model.train_llm=true",
                 "model.release_lora_train=active", "train.batch_size=2", "train.grad_accum=1",
                 "train.max_steps=30", "train.warmup_steps=1", "train.lr=2e-3", "train.log_every=5"]
-    args = ["train", "--preset", "mad", "--init", str(material["run"]), "--out", str(out),
+    args = ["train", "--preset", preset, "--init", str(run), "--out", str(out),
             "--train-data", str(split / "train.json"), "--features", str(split / "features.h5"),
             "--bank", str(split / "bank.safetensors")]
     assert main(args + [x for s in settings for x in ("--set", s)]) == 0
     init = json.loads((out / "run.json").read_text())["init"]
     assert init["kind"] == "run" and init["parts_left_fresh"] == []
-    before = UniAD.from_pretrained(material["run"])
+    before = UniAD.from_pretrained(run)
     after = UniAD.from_pretrained(out)
     assert after.config.model.visual_encoder == ENCODER  # recorded for narration
     heldout = open_split(split / "heldout.json", split / "features.h5", split / "bank.safetensors",
-                         before.config.data, training=True, seed=0)
+                         after.config.data, training=True, seed=0)
+    assert any(heldout[i].characters for i in range(len(heldout)))
     assert heldout_loss(after, heldout) < heldout_loss(before, heldout) - 0.5

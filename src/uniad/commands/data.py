@@ -73,9 +73,9 @@ def _build(args: argparse.Namespace) -> int:
     from uniad.train.material import Episode, build_split, choose_encoder  # imports torch
 
     episodes = [Episode(Path(video), Path(track)) for video, track in args.episode]
-    encoder, _ = choose_encoder(args.checkpoint, args.visual_encoder)
+    encoder, frame_tokens = choose_encoder(args.checkpoint, args.visual_encoder)
     paths = build_split(episodes, args.cast, args.out, encoder, fps=args.fps,
-                        held_out=args.held_out, cache_dir=args.cache_dir)
+                        held_out=args.held_out, cache_dir=args.cache_dir, frame_tokens=frame_tokens)
     for what, path in paths.items():
         print(f"{what:<9} {path}")
     return 0

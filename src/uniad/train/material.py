@@ -34,6 +34,7 @@ from uniad.data.features import write_feature_store
 from uniad.data.schema import Character
 from uniad.errors import DataError, UniADError
 from uniad.io import write_json
+from uniad.model.sequence import TOKENWISE_MAPPERS
 from uniad.narrate.describe.cast import build_bank, read_cast
 from uniad.narrate.describe.encoder import RANDOM_PREFIX, VisualEncoder, encoder_from_name
 from uniad.narrate.describe.extract import extract_features, video_id_for
@@ -90,16 +91,17 @@ def episode_records(episode: Episode, cast: Sequence[Character]) -> list[dict]:
     return records
 
 
-def choose_encoder(checkpoint: str | Path | None, visual_encoder: str | None) -> tuple[VisualEncoder, int | None]:
-    """The encoder features must come from and the checkpoint's feature width (None without
-    a checkpoint): ``visual_encoder`` (a CLIP folder or a ``random-clip:`` recipe) or the one
-    the checkpoint recorded."""
-    recorded, width = None, None
+def choose_encoder(checkpoint: str | Path | None, visual_encoder: str | None) -> tuple[VisualEncoder, bool]:
+    """The encoder features must come from, and whether the checkpoint reads per-frame
+    tokens ``(T, Q, D)`` (a CMD/TV-layout video Q-Former): ``visual_encoder`` (a CLIP folder
+    or a ``random-clip:`` recipe) or the one the checkpoint recorded."""
+    recorded, width, frame_tokens = None, None, False
     if checkpoint is not None:
         from uniad.model.folder import checkpoint_dir, read_config
 
         model = read_config(checkpoint_dir(checkpoint)).model
         recorded, width = model.visual_encoder, model.feature_dim
+        frame_tokens = model.mapper in TOKENWISE_MAPPERS
     if visual_encoder is not None and visual_encoder.startswith(RANDOM_PREFIX):
         encoder: VisualEncoder = encoder_from_name(visual_encoder)
     elif visual_encoder is None and recorded is None:
@@ -112,13 +114,19 @@ def choose_encoder(checkpoint: str | Path | None, visual_encoder: str | None) ->
                          f"{checkpoint} reads features of width {width}")
     if recorded and encoder.name != recorded:
         log.warning("features from %s, but %s was trained on %s", encoder.name, checkpoint, recorded)
-    return encoder, width
+    if frame_tokens:
+        log.warning("%s reads per-frame query tokens (the release's VideoLLaMA Q-Former "
+                    "features, which no encoder here computes): each frame's %s embedding "
+                    "becomes one token", checkpoint, encoder.name)
+    return encoder, frame_tokens
 
 
 def build_split(episodes: Sequence[Episode], cast_file: str | Path, out: str | Path,
                 encoder: VisualEncoder, fps: float = 5.0, held_out: int = 0,
-                cache_dir: str | Path | None = None) -> dict[str, Path]:
-    """Write the split's files into ``out`` (see the module doc); returns their paths."""
+                cache_dir: str | Path | None = None, frame_tokens: bool = False) -> dict[str, Path]:
+    """Write the split's files into ``out`` (see the module doc); returns their paths.
+    ``frame_tokens`` writes each frame as one token, ``(N, 1, D)``, for a model whose video
+    mapper reads per-frame tokens (``model.mapper=qformer``)."""
     out = Path(out)
     if not episodes:
         raise UniADError("give at least one --episode VIDEO AD_TRACK")
@@ -138,7 +146,8 @@ def build_split(episodes: Sequence[Episode], cast_file: str | Path, out: str | P
     for e in episodes:
         store = extract_features(e.video, encoder, fps=fps, cache_dir=cache_dir or out / "cache")
         with h5py.File(store, "r") as f:
-            features[e.video_id] = np.asarray(f[video_id_for(e.video)])
+            frames = np.asarray(f[video_id_for(e.video)])
+        features[e.video_id] = frames[:, None] if frame_tokens else frames
     paths = {"features": write_feature_store(out / FEATURES, features, fps=fps, layout="timeline",
                                              dtype="float32", encoder=encoder.name)}
     bank = build_bank(cast_file, encoder, ids[0])
