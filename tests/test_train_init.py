@@ -115,3 +115,26 @@ def test_a_finished_run_folder_is_refused_without_resume_or_overwrite(world, tmp
     err = capsys.readouterr().err
     assert str(out) in err and "--resume" in err and "--overwrite" in err
     assert train(world, out, "--overwrite") == 0
+
+
+def test_a_cmdtv_release_file_fills_the_qformer_model(tmp_path):
+    """CMDAD_TVAD.pt's layout: the video Q-Former, project_img, three placeholder tables (the
+    <context> one into the frozen context row), LoRA and norms; BERT's position_ids dropped."""
+    import cmdtv_release as cmdtv
+
+    from uniad.config import INIT_PARTS, load_config
+    from uniad.model.uniad import UniAD
+    from uniad.train.init import initialise
+
+    state = cmdtv.release_state()
+    source = cmdtv.save_release(state, tmp_path / "CMDAD_TVAD.pt")
+    config = load_config("tvad", None, ["model.llm=tiny", *cmdtv.SETTINGS])
+    torch.manual_seed(0)
+    model = UniAD.build(config)
+    record = initialise(model, source, INIT_PARTS)
+    placed = record["keys_per_part"]
+    assert placed["video_mapper"] == sum(k.startswith("perceiver.") for k in state) - 1
+    assert placed["placeholders"] == sum("token_embedding" in k for k in state)
+    assert placed["dropped"] == 1 and placed["lora"] == sum(".lora_" in k for k in state)
+    assert torch.equal(model.context_placeholder[0], state["context_input_token_embedding.weight"][0])
+    assert torch.equal(model.character_mapper.state_dict()["project.weight"], state["project_img.weight"])

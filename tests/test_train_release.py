@@ -72,14 +72,15 @@ class Reference(nn.Module):
         return F.linear(x, self.weight) + self.scale * (self.drop(x) @ self.a.T @ self.b.T)
 
 
-def reference_llm(model: UniAD, initial: dict, masks: dict, shift: bool) -> nn.Module:
-    """A plain copy of the LLM whose LoRA projections are :class:`Reference` layers."""
+def reference_llm(model: UniAD, weights: dict, initial: dict, masks: dict, shift: bool) -> nn.Module:
+    """A copy of the LLM whose LoRA projections are :class:`Reference` layers over the plain
+    ``weights``, with the model's current LoRA."""
     plain = copy.deepcopy(model.llm.get_base_model())
     for name, layer in model.llm.named_modules():
         if name not in masks:
             continue
         a0, b0 = initial[name]
-        ref = Reference(layer.base_layer.weight.detach().clone(), a0, b0,
+        ref = Reference(weights[name], a0, b0,
                         layer.lora_A["default"].weight.detach(), layer.lora_B["default"].weight.detach(),
                         layer.scaling["default"], masks[name], shift)
         parent_name, child = name.rsplit(".", 1)
@@ -105,16 +106,7 @@ def test_train_mode_logits_follow_the_release_arithmetic(semantics):
     embeds = torch.randn(2, 9, 64, generator=torch.Generator().manual_seed(3))
     got = model.llm(inputs_embeds=embeds).logits
     with torch.no_grad():
-        restore = {n: plain[n] for n in plain}  # the reference starts from the plain weights
-        for name, layer in model.llm.named_modules():
-            if name in restore:
-                shifted = layer.base_layer.weight.detach().clone()
-                layer.base_layer.weight.copy_(restore[name])
-                restore[name] = shifted
-        ref = reference_llm(model, initial, masks, shift=semantics == "shipped")
-        for name, layer in model.llm.named_modules():
-            if name in restore:
-                layer.base_layer.weight.copy_(restore[name])
+        ref = reference_llm(model, plain, initial, masks, shift=semantics == "shipped")
         want = ref(inputs_embeds=embeds).logits
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     model.eval()  # evaluation sees the plain weights again, adapters off (release_lora=shipped)

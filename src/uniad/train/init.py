@@ -64,7 +64,7 @@ def _release_placement(release: Mapping[str, Tensor], params: Mapping[str, Tenso
                        source: str, parts: Collection[str]) -> tuple[Placement, dict[str, tuple[str, int | None]]]:
     """Place a release file under the MAD layout (perceiver) or the CMD/TV one (qformer)."""
     if mapper == "qformer":
-        cmdtv._check_position_ids(release, source)
+        cmdtv.check_position_ids(release, source)
         placeholders = cmdtv.PLACEHOLDERS
         placed = place_keys(release, params, cmdtv.cmdtv_key_to_ours, source, placeholders=placeholders,
                             tied=cmdtv.TIED, dropped=(cmdtv.POSITION_IDS,), parts=parts)

@@ -86,7 +86,7 @@ def ours_to_cmdtv_key(key: str) -> str | None:
 # -- release -> ours ------------------------------------------------------------------------
 
 
-def _check_position_ids(release: Mapping[str, Tensor], source: str) -> None:
+def check_position_ids(release: Mapping[str, Tensor], source: str) -> None:
     ids = release.get(POSITION_IDS)
     if ids is not None and not torch.equal(ids.reshape(-1).long(), torch.arange(ids.numel())):
         raise UniADError(f"{source}: {POSITION_IDS} should be BERT's arange buffer but is not; "
@@ -120,7 +120,7 @@ def cmdtv_to_ours(
     listing every key with no place, every weight that cannot be filled and every shape
     that differs.
     """
-    _check_position_ids(release, source)
+    check_position_ids(release, source)
     placed = place_keys(release, expected, cmdtv_key_to_ours, source,
                         placeholders=PLACEHOLDERS, tied=TIED, dropped=(POSITION_IDS,))
     state, counts = placed.state, placed.counts
