@@ -105,6 +105,9 @@ def test_train_mode_logits_follow_the_release_arithmetic(semantics):
     random_lora(model, seed=7)
     embeds = torch.randn(2, 9, 64, generator=torch.Generator().manual_seed(3))
     got = model.llm(inputs_embeds=embeds).logits
+    model.eval()  # a validation round in between: training resumes on the same W - B0A0,
+    model.train()  # as under loralib (its eval() merges B A, its train() unmerges the same)
+    torch.testing.assert_close(model.llm(inputs_embeds=embeds).logits, got, rtol=1e-6, atol=1e-6)
     with torch.no_grad():
         ref = reference_llm(model, plain, initial, masks, shift=semantics == "shipped")
         want = ref(inputs_embeds=embeds).logits

@@ -270,17 +270,16 @@ class LoraShift:
     The release's LoRA layers were merged while still zero (``from_pretrained`` ends in
     ``eval()``), the AD-pretrained LoRA A0/B0 loaded afterwards, and ``model.train()`` then
     subtracted ``scale * B0 @ A0`` from each frozen weight. :meth:`subtract` does the same
-    with the LoRA the model holds when training begins; :meth:`restore` adds it back (as
-    loralib's merge on ``eval()`` does), so evaluation and saving see the plain weights.
-    A0/B0 are kept (a few MB at 7B) rather than the (D, D) differences.
+    with the LoRA the model holds when training first begins, and keeps A0/B0 (a few MB at
+    7B, rather than the (D, D) differences); :meth:`restore` adds it back, so evaluation and
+    saving see the plain weights, and the next :meth:`subtract` takes the same A0/B0 again:
+    training always runs on ``W - B0A0``, as under loralib, whose ``eval()`` merges the
+    current LoRA and ``train()`` unmerges that same value.
     """
 
     def __init__(self) -> None:
         self._initial: list[tuple[nn.Module, str, torch.Tensor, torch.Tensor]] | None = None
-
-    @property
-    def active(self) -> bool:
-        return self._initial is not None
+        self.applied = False
 
     @staticmethod
     def _delta(layer: nn.Module, name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -289,37 +288,36 @@ class LoraShift:
 
     @torch.no_grad()
     def subtract(self, model: nn.Module) -> None:
-        """``W -= scale * B @ A`` for every adapter, from the values it holds now (once)."""
-        if self._initial is not None:
+        """``W -= scale * B0 @ A0`` for every adapter (A0/B0 taken the first time)."""
+        if self.applied:
             return
-        self._initial = []
-        for layer in lora_layers(model):
-            for name in layer.lora_A:
-                a = layer.lora_A[name].weight.detach().clone()
-                b = layer.lora_B[name].weight.detach().clone()
-                layer.base_layer.weight.sub_(self._delta(layer, name, a, b))
-                self._initial.append((layer, name, a, b))
+        if self._initial is None:
+            self._initial = [(layer, name, layer.lora_A[name].weight.detach().clone(),
+                              layer.lora_B[name].weight.detach().clone())
+                             for layer in lora_layers(model) for name in layer.lora_A]
+        for layer, name, a, b in self._initial:
+            layer.base_layer.weight.sub_(self._delta(layer, name, a, b))
+        self.applied = True
+
+    @torch.no_grad()
+    def restore(self, model: nn.Module) -> None:
+        """Add back what :meth:`subtract` took (no-op when it is not applied)."""
+        if not self.applied:
+            return
+        for layer, name, a, b in self._initial or ():
+            layer.base_layer.weight.add_(self._delta(layer, name, a, b))
+        self.applied = False
 
     @contextmanager
     def lifted(self, model: nn.Module) -> Iterator[None]:
         """The plain weights inside the block (saving), the same shift again after it."""
-        initial = self._initial
+        applied = self.applied
         self.restore(model)
         try:
             yield
         finally:
-            if initial is not None:
-                with torch.no_grad():
-                    for layer, name, a, b in initial:
-                        layer.base_layer.weight.sub_(self._delta(layer, name, a, b))
-                self._initial = initial
-
-    @torch.no_grad()
-    def restore(self, model: nn.Module) -> None:
-        """Add back what :meth:`subtract` took (no-op when nothing was taken)."""
-        for layer, name, a, b in self._initial or ():
-            layer.base_layer.weight.add_(self._delta(layer, name, a, b))
-        self._initial = None
+            if applied:
+                self.subtract(model)
 
 
 def apply_lora(model: PreTrainedModel, config: ModelConfig) -> PeftModel:
