@@ -138,3 +138,14 @@ def test_a_cmdtv_release_file_fills_the_qformer_model(tmp_path):
     assert placed["dropped"] == 1 and placed["lora"] == sum(".lora_" in k for k in state)
     assert torch.equal(model.context_placeholder[0], state["context_input_token_embedding.weight"][0])
     assert torch.equal(model.character_mapper.state_dict()["project.weight"], state["project_img.weight"])
+
+
+def test_resuming_a_run_that_started_from_an_init_needs_it_again(world, tmp_path, capsys):
+    source = save_release(ad_pretrained(), tmp_path / "ad.pt")
+    out = tmp_path / "run"
+    assert train(world, out, "--init", str(source), "--stop-at-step", "1") == 0
+    assert train(world, out, "--resume") == 2
+    assert f"started from --init {source.resolve()}" in capsys.readouterr().err
+    assert train(world, out, "--resume", "--init", str(source)) == 0
+    final = load_file(out / "final" / "model.safetensors")
+    assert torch.equal(final[peft_name("gpt.model.norm.weight")], ad_pretrained()["gpt.model.norm.weight"])
