@@ -209,6 +209,9 @@ class TrainConfig:
     eval_every: AtLeast0[int] = 0
     save_every: AtLeast0[int] = 0
     keep_checkpoints: AtLeast1[int] = 2
+    # Full batches only, as the release's training loader (drop_last=True); false keeps an
+    # epoch's last, smaller batch (small data such as the demo's).
+    drop_last: bool = True
     # What ``uniad train --init SOURCE`` may fill (a key of another part is refused by name):
     # lora, norm (the LLM's RMSNorm weights), video_mapper, character_mapper, placeholders.
     init_parts: list[str] = field(default_factory=lambda: list(INIT_PARTS))

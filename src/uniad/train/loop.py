@@ -170,9 +170,12 @@ class Trainer:
         if config.grad_accum < 1 or config.batch_size < 1:
             raise UniADError("train.batch_size and train.grad_accum must be >= 1")
         shard = len(epoch_order(len(train_set), ctx, config.seed, 0))
-        # As the release: full batches only (drop_last), an optimizer step per accumulation
-        # group, the epoch's last group possibly partial; the schedule counts full groups.
-        self.batches_per_epoch = shard // config.batch_size
+        # As the release: full batches only (train.drop_last), an optimizer step per
+        # accumulation group, the epoch's last group possibly partial; the schedule counts
+        # full groups.
+        self.shard = shard
+        self.batches_per_epoch = (shard // config.batch_size if config.drop_last
+                                  else math.ceil(shard / config.batch_size))
         self.full_steps_per_epoch = self.batches_per_epoch // config.grad_accum
         if self.full_steps_per_epoch == 0:
             raise UniADError(
@@ -315,7 +318,7 @@ class Trainer:
             order = epoch_order(len(self.train_set), self.ctx, cfg.seed, p.epoch)
             per_step = cfg.batch_size * cfg.grad_accum
             # Batches already consumed in this epoch are skipped, not replayed.
-            indices = order[p.step_in_epoch * per_step : self.batches_per_epoch * cfg.batch_size]
+            indices = order[p.step_in_epoch * per_step : min(self.shard, self.batches_per_epoch * cfg.batch_size)]
             batches = iter(_loader(self.train_set, indices, cfg, self.collate_fn, cfg.seed + p.epoch))
             while p.step_in_epoch < self.steps_per_epoch and p.global_step < stop:
                 left = self.batches_per_epoch - p.step_in_epoch * cfg.grad_accum
