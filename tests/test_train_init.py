@@ -92,6 +92,12 @@ def test_foreign_keys_are_refused_by_name(world, tmp_path, capsys):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_a_missing_init_is_refused_before_any_work(world, tmp_path, capsys):
+    assert train(world, tmp_path / "run", "--init", str(tmp_path / "nothing.pt")) == 2
+    assert f"--init {tmp_path / 'nothing.pt'}: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_part_the_preset_does_not_fill_is_refused(world, tmp_path, capsys):
     source = save_release(ad_pretrained(), tmp_path / "ad.pt")
     code = train(world, tmp_path / "run", "--init", str(source), settings=["train.init_parts=[lora]"])

@@ -76,6 +76,9 @@ def check_run_folder(out: Path, *, resume: bool, overwrite: bool, init: str | No
     from uniad.train.checkpoint import CHECKPOINTS
     from uniad.train.monitor import RUN_INFO
 
+    if init is not None and not Path(init).exists():
+        raise UniADError(f"--init {init}: no such file or folder (give a release .pt or a UniAD "
+                         "run folder)")
     holds_run = (out / CHECKPOINTS).is_dir() or (out / "final").is_dir()
     if holds_run and not resume and not overwrite:
         raise UniADError(f"--out {out}: already holds a training run; continue it with --resume, "
