@@ -143,10 +143,9 @@ def initialise(model: UniAD, source: str | Path, parts: Collection[str]) -> dict
     filled = set(placed.state) | {placeholders[n][0] for n in placed.rows}
     fresh = sorted({p for name in model.trainable_state_dict() if name not in filled
                     and (p := our_part(name)) is not None})
-    record = {"source": str(source.resolve()), "kind": kind,
-              "file": str(source.resolve() if kind == "release" else checkpoint_dir(source) / WEIGHTS_FILE),
-              "sha256": file_sha256(source if kind == "release" else checkpoint_dir(source) / WEIGHTS_FILE),
-              "keys_per_part": dict(sorted(placed.counts.items())),
+    read = source if kind == "release" else checkpoint_dir(source) / WEIGHTS_FILE
+    record = {"source": str(source.resolve()), "kind": kind, "file": str(read.resolve()),
+              "sha256": file_sha256(read), "keys_per_part": dict(sorted(placed.counts.items())),
               "parts_left_fresh": fresh}
     log.info("--init %s: placed %s; left at their fresh values: %s", source,
              record["keys_per_part"], ", ".join(fresh) or "nothing")
