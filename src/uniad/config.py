@@ -61,6 +61,10 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+# The parts of a UniAD checkpoint a training run can start from (``train.init_parts``).
+INIT_PARTS = ("lora", "norm", "video_mapper", "character_mapper", "placeholders")
+
+
 @dataclass
 class DataConfig:
     """How annotations + features become samples (REFERENCE.md section 2)."""
@@ -151,6 +155,21 @@ class ModelConfig:
     # lora_A/B never act; the published mappers were trained that way too); "active": the
     # adapters act, as the paper describes. `uniad import-release` writes "shipped".
     release_lora: Literal["shipped", "active"] = "active"
+    # The LoRA arithmetic of training. "shipped": the release's train-mode forward
+    # (W - B0A0)x + B A dropout(x): loralib merged the still-zero LoRA at load time, then
+    # ``model.train()`` unmerged by subtracting B0A0, the LoRA the weights held when training
+    # mode began (the AD-pretrained one of ``--init``), from the frozen weight. "active":
+    # W x + B A dropout(x), as the paper describes. Evaluation follows ``release_lora``.
+    release_lora_train: Literal["shipped", "active"] = "active"
+    # The contrastive negative pass. "shared": one forward over the prompt and both targets
+    # (a 4D mask keeps each target to the prompt and itself), equal in loss and gradients to
+    # the release's two passes when no dropout acts; "separate": the release's second full
+    # forward with the previous AD as target (with LoRA dropout, each pass draws its own mask
+    # on the prompt, as the release does).
+    negative_pass: Literal["shared", "separate"] = "shared"
+    # Save the LLM's RMSNorm weights in checkpoints even where they do not train: ``--init``
+    # placed them (the release's AD-pretrained norms), and the run must keep them.
+    keep_norms: bool = False
 
 
 @dataclass
@@ -191,6 +210,12 @@ class TrainConfig:
     eval_every: AtLeast0[int] = 0
     save_every: AtLeast0[int] = 0
     keep_checkpoints: AtLeast1[int] = 2
+    # Full batches only, as the release's training loader (drop_last=True); false keeps an
+    # epoch's last, smaller batch (small data such as the demo's).
+    drop_last: bool = True
+    # What ``uniad train --init SOURCE`` may fill (a key of another part is refused by name):
+    # lora, norm (the LLM's RMSNorm weights), video_mapper, character_mapper, placeholders.
+    init_parts: list[str] = field(default_factory=lambda: list(INIT_PARTS))
 
 
 @dataclass
@@ -369,6 +394,14 @@ class UniADConfig:
                     f"data.video_length x (data.previous_clips + 1) = {frames} frames exceed "
                     f"the temporal position table (model.max_frames={model.max_frames}); "
                     "lower one of them, or set model.split_previous_video=true")
+        unknown = sorted(set(self.train.init_parts) - set(INIT_PARTS))
+        if unknown:
+            raise ConfigError(f"train.init_parts: unknown part(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(INIT_PARTS)})")
+        if model.release_lora_train == "shipped" and model.train_llm:
+            raise ConfigError("model.release_lora_train=shipped subtracts the initial LoRA from "
+                              "frozen base weights; it cannot go with model.train_llm=true "
+                              "(set model.release_lora_train=active)")
         if model.split_previous_video and data.video_length > model.max_frames:
             raise ConfigError(f"data.video_length={data.video_length} exceeds "
                               f"model.max_frames={model.max_frames}")

@@ -66,7 +66,8 @@ class WorldTraining:
 def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTraining:
     """Train a fresh UniAD on the world's training split into ``run_dir`` (as `uniad train`)."""
     started = time.perf_counter()
-    model, train_set = build_for_training(open_world_split(world, config, "train"), config)
+    model, train_set = build_for_training(world / TRAIN_FILE, world / FEATURES_FILE,
+                                          world / BANK_FILE, config)
     write_run_info(run_dir, model.config, {"world": str(world)})
     result = train(model, train_set, config.train, run_dir, collate_fn=collate_samples)
     return WorldTraining(model, result, time.perf_counter() - started, len(train_set))
