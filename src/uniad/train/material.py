@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from uniad.data.features import write_feature_store
@@ -37,7 +36,8 @@ from uniad.io import write_json
 from uniad.model.sequence import TOKENWISE_MAPPERS
 from uniad.narrate.describe.cast import build_bank, read_cast
 from uniad.narrate.describe.encoder import RANDOM_PREFIX, VisualEncoder, encoder_from_name
-from uniad.narrate.describe.extract import extract_features, video_id_for
+from uniad.narrate.describe.extract import FrameFeatures, video_id_for
+from uniad.narrate.media.video import probe
 from uniad.narrate.run import resolve_encoder
 from uniad.narrate.timeline.subtitles import read_subtitle_cues
 
@@ -121,6 +121,19 @@ def choose_encoder(checkpoint: str | Path | None, visual_encoder: str | None) ->
     return encoder, frame_tokens
 
 
+def episode_features(video: Path, encoder: VisualEncoder, fps: float, cache_dir: str | Path,
+                     chunk: int = 256) -> np.ndarray:
+    """Every frame of ``video`` at ``fps`` through narration's cached feature store (a rerun
+    or a later ``uniad narrate`` of the same episode encodes nothing again), ``chunk``
+    frames at a time so a long episode's pictures are never all in memory."""
+    store = FrameFeatures(video, encoder, fps, probe(video).duration, cache_dir)
+    try:
+        return np.concatenate([store.rows(np.arange(i, min(i + chunk, store.frames)))
+                               for i in range(0, store.frames, chunk)])
+    finally:
+        store.close()
+
+
 def build_split(episodes: Sequence[Episode], cast_file: str | Path, out: str | Path,
                 encoder: VisualEncoder, fps: float = 5.0, held_out: int = 0,
                 cache_dir: str | Path | None = None, frame_tokens: bool = False) -> dict[str, Path]:
@@ -144,9 +157,7 @@ def build_split(episodes: Sequence[Episode], cast_file: str | Path, out: str | P
     out.mkdir(parents=True, exist_ok=True)
     features = {}
     for e in episodes:
-        store = extract_features(e.video, encoder, fps=fps, cache_dir=cache_dir or out / "cache")
-        with h5py.File(store, "r") as f:
-            frames = np.asarray(f[video_id_for(e.video)])
+        frames = episode_features(e.video, encoder, fps, cache_dir or out / "cache")
         features[e.video_id] = frames[:, None] if frame_tokens else frames
     paths = {"features": write_feature_store(out / FEATURES, features, fps=fps, layout="timeline",
                                              dtype="float32", encoder=encoder.name)}
