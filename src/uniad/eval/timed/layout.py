@@ -180,12 +180,12 @@ def reframed_set(root: Path, split: str, system: str, min_gap_s: float = 1.0) ->
     for movie, movie_meta in meta.items():
         if folder == "challenge":
             path = _generation_file(gen_dir, movie)
-            if path is None:
-                notes.append(f"{movie}: no generations, left out (a movie subset)")
-                continue
+            if path is None:  # REFRAMED still puts its gaps in CIDEr's IDF corpus
+                notes.append(f"{movie}: no generations, not averaged (a movie subset)")
+            else:
+                cues[movie] = read_track(path)
             units.append(Unit(movie, movie, _challenge_movie(ref_dir, movie, list(movie_meta),
-                                                             min_gap_s), by_overlap=True))
-            cues[movie] = read_track(path)
+                                                             min_gap_s), True, path is not None))
             continue
         for video in movie_meta:
             clip, duration = str(video["id"]), float(video["duration"])
@@ -199,6 +199,6 @@ def reframed_set(root: Path, split: str, system: str, min_gap_s: float = 1.0) ->
             units.append(Unit(key, movie, (_item(clip, movie, 0.0, duration, dialogue,
                                                  references, min_gap_s),)))
             cues[key] = read_track(path)
-    if not units:
+    if not cues:
         raise DataError(gen_dir, "no generation file for any movie of the split")
     return ScoringSet(units, cues, notes)

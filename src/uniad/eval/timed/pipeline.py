@@ -65,6 +65,7 @@ class Unit:
     movie: str
     items: tuple[Item, ...]
     by_overlap: bool = False  # True: cues go to the item they overlap most
+    covered: bool = True  # False: a movie the system has no track for (a movie subset)
 
     @property
     def gaps(self) -> list[Gap]:
@@ -128,8 +129,13 @@ def assign(unit: Unit, segments: Sequence[Segment]) -> dict[str, list[Segment]]:
 
 @dataclass
 class _Prepared:
+    """A variant's cues per item and its gap records. ``records`` also holds the gaps of
+    movies the system did not cover: REFRAMED puts them in CIDEr's IDF corpus (with an
+    empty generation) but averages only ``counted`` ones."""
+
     generations: list[tuple[Item, list[Segment]]]
     records: list[GapRecord]
+    counted: list[bool]
     dropped: list[tuple[str, Dropped]]
     wordless: int = 0
     shortened: int = 0
@@ -138,7 +144,7 @@ class _Prepared:
 
 def _prepare(units: Sequence[Unit], cues: dict[str, list[Segment]], realistic: bool,
              settings: TimedSettings) -> _Prepared:
-    prepared = _Prepared([], [], [])
+    prepared = _Prepared([], [], [], [])
     for unit in units:
         segments = cues.get(unit.key, [])
         if realistic:
@@ -154,12 +160,14 @@ def _prepare(units: Sequence[Unit], cues: dict[str, list[Segment]], realistic: b
         by_item = assign(unit, final)
         for item in unit.items:
             generations = by_item[item.name]
-            prepared.generations.append((item, generations))
+            if unit.covered:
+                prepared.generations.append((item, generations))
             texts = gap_texts(generations, item.gaps, settings.collar_s)
             references = [gap_texts(ref, item.gaps, settings.collar_s) for ref in item.references]
             for index, (start, end) in enumerate(item.gaps):
                 prepared.records.append(GapRecord(item.movie, item.name, start, end, texts[index],
                                                   tuple(r[index] for r in references)))
+                prepared.counted.append(unit.covered)
     return prepared
 
 
@@ -169,10 +177,11 @@ def _soda_requests(item: Item, generations: Sequence[Segment]) -> list[tuple[str
 
 
 def _score_variant(prepared: _Prepared, meteor: dict, settings: TimedSettings) -> VariantResult:
-    scored = [r for r in prepared.records if r.scored]
-    ciders = cider_scores(scored)
-    cider = item_means((r.movie, r.item, c) for r, c in zip(scored, ciders)
-                       if r.seconds < settings.cider_max_gap_s)
+    corpus = [(r, counted) for r, counted in zip(prepared.records, prepared.counted) if r.scored]
+    ciders = cider_scores([r for r, _ in corpus])
+    scored = [r for r, counted in corpus if counted]
+    cider = item_means((r.movie, r.item, c) for (r, counted), c in zip(corpus, ciders)
+                       if counted and r.seconds < settings.cider_max_gap_s)
     meteors = item_means((r.movie, r.item, gap_meteor([meteor[q] for q in meteor_requests(r)]))
                          for r in scored)
     soda_m: ItemScores = {}
@@ -221,14 +230,15 @@ def score_set(units: Sequence[Unit], cues: dict[str, list[Segment]], tokenize: T
                 references.append(tuple(s for s in reference if s.tokens))
             items.append(Item(item.movie, item.name, item.start, item.end, item.gaps,
                               tuple(references)))
-        tokenized_units.append(Unit(unit.key, unit.movie, tuple(items), unit.by_overlap))
+        tokenized_units.append(Unit(unit.key, unit.movie, tuple(items), unit.by_overlap,
+                                    unit.covered))
     tokenized_cues = dict(zip(keys, gens))
     prepared = {v: _prepare(tokenized_units, tokenized_cues, v == "realistic", settings)
                 for v in variants}
     requests: dict[tuple[str, tuple[str, ...]], None] = {}
     for p in prepared.values():
-        for record in p.records:
-            if record.scored:
+        for record, counted in zip(p.records, p.counted):
+            if record.scored and counted:
                 requests.update(dict.fromkeys(meteor_requests(record)))
         for item, generations in p.generations:
             requests.update(dict.fromkeys(_soda_requests(item, generations)))
