@@ -1,0 +1,119 @@
+"""Track readers and ``uniad score`` track mode: files in, REFRAMED's numbers out, bad
+files refused with one line (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from uniad.cli import main
+from uniad.errors import DataError
+from uniad.eval.timed.readers import read_dialogue, read_track
+from uniad.eval.tokenize import JAVA_MISSING, java_available
+
+needs_java = pytest.mark.skipif(not java_available(), reason=f"METEOR is Java: {JAVA_MISSING}")
+
+SRT = """1
+00:00:01,000 --> 00:00:04,000
+Anna <i>opens</i>   the door.
+
+2
+00:00:03,000 --> 00:00:06,500
+She walks in.
+"""
+VTT = """WEBVTT
+
+ad-1
+00:00:01.000 --> 00:00:04.000
+Anna opens the door.
+
+ad-2
+00:00:03.000 --> 00:00:06.500
+She walks in.
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str | object) -> Path:
+    path = tmp_path / name
+    path.write_text(text if isinstance(text, str) else json.dumps(text), encoding="utf-8")
+    return path
+
+
+def test_srt_vtt_ad_json_and_segment_json_read_the_same_cues(tmp_path):
+    expected = [(1.0, 4.0, "Anna opens the door."), (3.0, 6.5, "She walks in.")]
+    srt = read_track(_write(tmp_path, "a.srt", SRT))
+    vtt = read_track(_write(tmp_path, "a.vtt", VTT))
+    ad = read_track(_write(tmp_path, "ad.json", {"info": {}, "ads": [
+        {"start": 3.0, "end": 6.5, "text": "She walks in.", "characters": []},
+        {"start": 1.0, "end": 4.0, "text": "Anna opens the door."}]}))
+    seg = read_track(_write(tmp_path, "s.json", {"2": {"start": "3.0", "end": 6.5, "text": "She walks in."},
+                                                 "1": {"start": 1, "end": 4, "text": "Anna opens the door."}}))
+    for track in (srt, vtt, ad, seg):
+        assert [(s.start, s.end, s.text) for s in track] == expected
+
+
+def test_ties_are_ordered_by_json_key_as_reframed_does_and_by_file_order_in_srt(tmp_path):
+    tie = {"9": {"start": 1, "end": 2, "text": "nine"}, "10": {"start": 1, "end": 2, "text": "ten"},
+           "1": {"start": 0, "end": 2, "text": "one"}}
+    assert [s.text for s in read_track(_write(tmp_path, "t.json", tie))] == ["one", "ten", "nine"]
+    srt = "1\n00:00:01,000 --> 00:00:02,000\nnine\n\n2\n00:00:01,000 --> 00:00:02,000\nten\n"
+    assert [s.text for s in read_track(_write(tmp_path, "t.srt", srt))] == ["nine", "ten"]
+
+
+def test_dialogue_lines_that_overlap_are_merged(tmp_path):
+    path = _write(tmp_path, "subs.json", {"1": {"start": 1.0, "end": 3.0, "text": "Hi."},
+                                          "2": {"start": 2.5, "end": 4.0, "text": "Hello."},
+                                          "3": {"start": 6.0, "end": 7.0, "text": "Bye."}})
+    assert read_dialogue(path) == [(1.0, 4.0), (6.0, 7.0)]
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"1": {"start": 1.0, "text": "x"}}, "record 1: field 'end': missing 'end'"),
+    ({"1": {"start": "soon", "end": 2.0, "text": "x"}}, "record 1: field 'start': not a number"),
+    ({"1": {"start": 3.0, "end": 3.0, "text": "x"}}, "record 1: field 'end': ends (3.0) at or before"),
+    ([1, 2], "record 1: expected an object"),
+])
+def test_bad_track_records_name_the_record_and_field(tmp_path, content, message):
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_track(_write(tmp_path, "bad.json", content))
+
+
+def test_bad_files_exit_2_with_one_line(tmp_path, capsys):
+    ref = _write(tmp_path, "ref.srt", SRT)
+    subs = _write(tmp_path, "subs.srt", SRT)
+    broken = _write(tmp_path, "pred.srt", "1\n00:00:01,000 --> nonsense\nx\n")
+    code = main(["score", "--pred", str(broken), "--ref", str(ref), "--dialogue", str(subs)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "pred.srt" in err and "not valid SRT" in err and "\n" not in err
+    code = main(["score", "--pred", str(tmp_path / "missing.json"), "--ref", str(ref),
+                 "--dialogue", str(subs)])
+    assert code == 2 and "missing.json: file not found" in capsys.readouterr().err
+    code = main(["score", "--pred", str(ref), "--ref", str(ref), "--ref", str(ref), "--ref", str(ref),
+                 "--dialogue", str(subs)])
+    assert code == 2 and "at most two reference tracks" in capsys.readouterr().err
+    code = main(["score", "--pred", str(ref), "--ref", str(ref), "--dialogue", str(tmp_path)])
+    assert code == 2 and "all be files or all be folders" in capsys.readouterr().err
+
+
+@needs_java
+def test_track_mode_prints_raw_and_realistic_scores_and_the_filters_account(tmp_path, capsys):
+    pred = _write(tmp_path, "pred.srt", SRT + "\n3\n00:00:12,000 --> 00:00:12,500\n"
+                  "A man runs down the street with a gun.\n")
+    ref1 = _write(tmp_path, "ref1.srt", "1\n00:00:01,500 --> 00:00:04,000\nAnna opens the front door.\n")
+    ref2 = _write(tmp_path, "ref2.json", {"1": {"start": 2.0, "end": 5.0, "text": "She walks in."}})
+    subs = _write(tmp_path, "subs.srt", "1\n00:00:08,000 --> 00:00:11,000\nHello.\n")
+    out = tmp_path / "out"
+    code = main(["score", "--pred", str(pred), "--ref", str(ref1), "--ref", str(ref2),
+                 "--dialogue", str(subs), "--duration", "20", "--json", "--out", str(out)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report == json.loads((out / "timed_scores.json").read_text())
+    for variant in ("raw", "realistic"):
+        assert set(report[variant]) >= {"CIDEr", "METEOR", "SODA-M", "SODA-T", "cues", "wpm"}
+    assert report["raw"]["cues"] == 3 and report["realistic"]["cues"] == 1
+    assert {(d["cue"], d["reason"]) for d in report["realistic"]["dropped"]} == {(2, "overlap"), (3, "rate")}
+    assert report["wpm"]["at_or_over_limit"] == 1
+    # the first cue is aligned with a reference cue whose midpoint is < 10 s away
+    assert report["realistic"]["SODA-M"] > 0 and report["realistic"]["SODA-T"] == 100.0
+    assert "off" in report["parts"]["sentence / element splitting (REFRAMED's SaT models)"]
