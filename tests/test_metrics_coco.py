@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from uniad.eval import coco, scoring, spice, tokenize
+from uniad import text as tokenize
+from uniad.eval import coco, scoring, spice
 from uniad.eval.inputs import References
-from uniad.eval.tokenize import JavaPTBTokenizer, PythonPTBTokenizer, python_ptb_tokenize
+from uniad.text import JavaPTBTokenizer, PythonPTBTokenizer, python_ptb_tokenize
 
 TVAD = Path("/work/shared/data/tvad_sample/tvad_char_refine_eval.sample.json")
 if not TVAD.is_file():  # the sample also lives in the repo's shared/ folder on other machines

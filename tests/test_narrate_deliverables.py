@@ -16,17 +16,17 @@ import pytest
 import srt
 from media import ffprobe_duration, ffprobe_streams
 
-from uniad.narrate.dapt import dapt_problems
-from uniad.narrate.deliver import write_deliverables
-from uniad.narrate.gaps import find_gaps, speech_spans
-from uniad.narrate.pipeline import Description
-from uniad.narrate.plan import plan_cues
+from uniad.narrate.deliver.dapt import dapt_problems
+from uniad.narrate.deliver.deliverables import write_deliverables
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.narrate.core import Description
+from uniad.narrate.deliver.plan import plan_cues
 from uniad.world.sample_media import make_dialogue_film
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.shots import shot_cuts
-from uniad.narrate.speech import make_engine
-from uniad.narrate.timing import check_cues
-from uniad.narrate.video import decode_audio, probe
+from uniad.narrate.media.shots import shot_cuts
+from uniad.narrate.deliver.speech import make_engine
+from uniad.narrate.timeline.timing import check_cues
+from uniad.narrate.media.video import decode_audio, probe
 
 LINES = ((1.0, "Where were you last night?"), (6.0, "I was out with Tom."),
          (12.5, "Sit down, please."))

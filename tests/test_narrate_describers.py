@@ -12,8 +12,8 @@ from media import DIALOGUE, DURATION, SILENT, make_srt, make_video
 from PIL import Image
 
 from uniad.cli import main
-from uniad.narrate.openai_stub import StubChatServer
-from uniad.narrate.prompt import CastPortrait, SlotContext, build_prompt, parse_answer
+from uniad.testing.openai_stub import StubChatServer
+from uniad.narrate.describe.prompt import CastPortrait, SlotContext, build_prompt, parse_answer
 from uniad.world.sample_media import Caption, make_image, make_text_video
 
 LONG = ("Anna walks slowly across the wide platform towards the last train while the "
@@ -121,7 +121,7 @@ def test_openai_errors_name_the_server_and_the_missing_model(media, tmp_path, ca
 
 
 def test_tiny_random_vlm_narrates_end_to_end(media, tmp_path):
-    from uniad.narrate.tiny_vlm import build_tiny_vlm
+    from uniad.testing.tiny_vlm import build_tiny_vlm
 
     folder = build_tiny_vlm(tmp_path / "vlm")
     assert _narrate(media, tmp_path / "out", f"vlm:{folder}", "--frames-per-slot", "2",

@@ -14,14 +14,14 @@ from PIL import Image
 from uniad.data.charbank import CharacterBank
 from uniad.data.features import FeatureStore
 from uniad.errors import DataError, UniADError
-from uniad.narrate.cast import build_bank, read_cast
-from uniad.narrate.encoder import (
+from uniad.narrate.describe.cast import build_bank, read_cast
+from uniad.narrate.describe.encoder import (
     CLIPVisionEncoder,
     OpenCLIPEncoder,
     VisualEncoder,
     random_clip_encoder,
 )
-from uniad.narrate.extract import check_encoder, extract_features, store_encoder
+from uniad.narrate.describe.extract import check_encoder, extract_features, store_encoder
 
 TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
             image_size=32, patch_size=8, projection_dim=16)
@@ -96,7 +96,7 @@ def test_extraction_writes_a_timeline_store_and_caches(encoder, video, tmp_path,
     store = FeatureStore(path, fps=5.0)
     assert store.window("clip", 1.0, 2.0).shape[1] == 16
     mtime = path.stat().st_mtime_ns
-    with caplog.at_level(logging.INFO, logger="uniad.narrate.extract"):
+    with caplog.at_level(logging.INFO, logger="uniad.narrate.describe.extract"):
         again = extract_features(video, encoder, fps=5.0, cache_dir=tmp_path)
     assert again == path and path.stat().st_mtime_ns == mtime
     assert "cache hit" in caplog.text

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uniad.narrate.fit import fit_speech
-from uniad.narrate.pipeline import Description
-from uniad.narrate.plan import plan_cues
+from uniad.narrate.deliver.fit import fit_speech
+from uniad.narrate.core import Description
+from uniad.narrate.deliver.plan import plan_cues
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.slots import Slot
-from uniad.narrate.speech import NATURAL_WPM
+from uniad.narrate.core import Slot
+from uniad.narrate.deliver.speech import NATURAL_WPM
 
 
 class StubVoice:

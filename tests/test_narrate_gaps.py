@@ -6,12 +6,12 @@ import pytest
 from media import make_srt
 
 from uniad.errors import UniADError
-from uniad.narrate.gaps import find_gaps, speech_spans, split_at
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans, split_at
 from uniad.world.sample_media import make_dialogue_film
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.shots import shot_cuts
-from uniad.narrate.slots import Slot
-from uniad.narrate.video import probe
+from uniad.narrate.media.shots import shot_cuts
+from uniad.narrate.core import Slot
+from uniad.narrate.media.video import probe
 
 LINES = ((1.0, "Where were you last night?"), (6.0, "I was out with Tom."),
          (12.5, "Sit down, please."))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from uniad.narrate.pipeline import Description
-from uniad.narrate.plan import ask, cut_to_budget, plan_cues
+from uniad.narrate.core import Description
+from uniad.narrate.deliver.plan import ask, cut_to_budget, plan_cues
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.slots import Slot
-from uniad.narrate.timing import word_count
-from uniad.narrate.tracks import NarratedAD
+from uniad.narrate.core import Slot
+from uniad.narrate.timeline.timing import word_count
+from uniad.narrate.core import NarratedAD
 
 
 class Stub:

@@ -9,15 +9,15 @@ import pytest
 import srt
 
 from uniad.cli import main
-from uniad.narrate.browser import browser_missing, headless_chromium
-from uniad.narrate.dapt import dapt_problems
-from uniad.narrate.deliver import write_deliverables
-from uniad.narrate.gaps import find_gaps, speech_spans
-from uniad.narrate.pipeline import Description
-from uniad.narrate.plan import plan_cues
+from uniad.testing.browser import browser_missing, headless_chromium
+from uniad.narrate.deliver.dapt import dapt_problems
+from uniad.narrate.deliver.deliverables import write_deliverables
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.narrate.core import Description
+from uniad.narrate.deliver.plan import plan_cues
 from uniad.world.sample_media import make_dialogue_film
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.video import probe
+from uniad.narrate.media.video import probe
 
 LINES = ((0.5, "Where were you?"), (5.0, "Out."), (9.0, "Sit down."))
 

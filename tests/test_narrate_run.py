@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from uniad.cli import main
 from uniad.config import load_config
 from uniad.errors import UniADError
-from uniad.narrate.encoder import encoder_from_name, random_clip_encoder, random_clip_name
+from uniad.narrate.describe.encoder import encoder_from_name, random_clip_encoder, random_clip_name
 
 # A CLIP vision tower small enough for a 2-core CPU; its width is the model's feature_dim.
 TINY_CLIP = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
@@ -147,7 +147,7 @@ def test_top_k_characters_are_those_nearest_the_clip():
 
     from uniad.data.charbank import CharacterBank
     from uniad.data.schema import Character
-    from uniad.narrate.describer import UniADDescriber
+    from uniad.narrate.describe.uniad import UniADDescriber
 
     cast = [Character(id=c, name="", role=c) for c in ("anna", "ben", "cleo")]
     axes = torch.eye(3, 4)
@@ -196,7 +196,7 @@ def test_encoder_name_mismatch_is_refused_unless_allowed_and_then_recorded(media
 
 
 def test_demo_encoder_is_the_recorded_random_clip_else_one_of_the_model_width():
-    from uniad.narrate.encoder import demo_encoder
+    from uniad.narrate.describe.encoder import demo_encoder
 
     recorded = random_clip_name(**TINY_CLIP)
     assert demo_encoder(recorded, TINY_CLIP["projection_dim"]).name == recorded
@@ -245,8 +245,8 @@ def test_the_uniad_describer_bans_a_repeat_when_asked():
     from uniad.data.charbank import CharacterBank
     from uniad.data.schema import Character
     from uniad.model.uniad import UniAD
-    from uniad.narrate.describer import UniADDescriber
-    from uniad.narrate.slots import Slot
+    from uniad.narrate.describe.uniad import UniADDescriber
+    from uniad.narrate.core import Slot
 
     torch.manual_seed(0)
     config = load_config("demo", overrides=[

@@ -7,12 +7,13 @@ import pytest
 from media import DIALOGUE, DURATION, SILENT
 
 from uniad.errors import UniADError
-from uniad.narrate.ocr import FrameText, TesseractOCR, TextBlock, scan_video
+from uniad.narrate.media.ocr import FrameText, TesseractOCR, TextBlock, scan_video
 from uniad.world.sample_media import Caption, make_text_video
-from uniad.narrate.screen_text import (
+from uniad.narrate.timeline.screen_text import (
     ScreenText, cue_text, place_cues, texts_during, track_texts,
 )
-from uniad.narrate.slots import Slot, slots_between
+from uniad.narrate.core import Slot
+from uniad.narrate.timeline.slots import slots_between
 
 TITLE, SIGN = "THE LAST TRAIN", "EXIT"
 CAPTIONS = (
@@ -109,7 +110,7 @@ def test_cue_is_cut_to_a_short_slot_and_skipped_when_even_a_word_does_not_fit():
 
 
 def test_stacked_lines_join_and_side_by_side_texts_do_not():
-    from uniad.narrate.ocr import merge_lines
+    from uniad.narrate.media.ocr import merge_lines
 
     lines = [TextBlock("TRAIN", 96.0, (212, 181, 131, 33)),
              TextBlock("THE LAST", 94.0, (212, 138, 216, 34)),
@@ -144,7 +145,7 @@ def test_one_frame_readings_and_spoken_lines_are_dropped_wherever_they_sit():
 def test_confidence_threshold_and_missing_language_data(film):
     frame = next(f for f in film["frames"] if f.time == 8.0)
     assert frame.blocks and all(b.confidence >= 60 for b in frame.blocks)
-    from uniad.narrate.video import iter_frames
+    from uniad.narrate.media.video import iter_frames
 
     image = next(img for t, img in iter_frames(film["video"], fps=1.0) if t == 8.0)
     assert TesseractOCR("eng", min_confidence=100.1).blocks(image) == []
@@ -175,7 +176,7 @@ def test_uniad_reads_screen_text_only_behind_its_switch():
 def test_frames_between_seeks_to_the_asked_times(film):
     import numpy as np
 
-    from uniad.narrate.frames import frame_times, frames_between
+    from uniad.narrate.media.frames import frame_times, frames_between
 
     assert frame_times(2.0, 4.0, 2) == [2.5, 3.5]
     title, bars = frames_between(film["video"], 0.5, 4.5, count=2, size=None)  # 1.5 s, 3.5 s
@@ -193,7 +194,7 @@ def test_uniad_describer_puts_the_slots_screen_text_in_its_sample(caplog):
     from uniad.config import load_config
     from uniad.data.charbank import CharacterBank
     from uniad.data.schema import Character
-    from uniad.narrate.describer import UniADDescriber
+    from uniad.narrate.describe.uniad import UniADDescriber
 
     cast = [Character(id="anna", name="", role="Anna")]
     bank = CharacterBank.from_tensors({"anna": torch.ones(1, 4)}, cast={"v": cast})

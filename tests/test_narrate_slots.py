@@ -7,16 +7,11 @@ import pytest
 from media import DIALOGUE, DURATION, SILENT, make_srt, make_video, make_vtt
 
 from uniad.errors import DataError
-from uniad.narrate.slots import (
-    MARGIN,
-    Slot,
-    merge,
-    slots_between,
-    read_subtitle_intervals,
-    speech_intervals,
-    split_long_slots,
-)
-from uniad.narrate.video import decode_audio
+from uniad.narrate.timeline.slots import MARGIN, slots_between, split_long_slots
+from uniad.narrate.core import Slot, merge
+from uniad.narrate.timeline.subtitles import read_subtitle_intervals
+from uniad.narrate.media.vad import speech_intervals
+from uniad.narrate.media.video import decode_audio
 
 
 def expected_gaps(min_gap: float) -> list[tuple[float, float]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from uniad.narrate.timing import check_cues, cue_duration, word_budget, word_count, wpm
+from uniad.narrate.timeline.timing import check_cues, cue_duration, word_budget, word_count, wpm
 
 
 def test_words_are_ptb_tokens_with_punctuation():

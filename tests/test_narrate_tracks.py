@@ -9,8 +9,12 @@ import srt
 import webvtt
 from media import DIALOGUE, DURATION, make_srt
 
-from uniad.narrate.slots import read_subtitle_intervals, slots_between
-from uniad.narrate.tracks import NarratedAD, fit_text, write_json, write_srt, write_vtt
+from uniad.narrate.timeline.subtitles import read_subtitle_intervals
+
+from uniad.narrate.timeline.slots import slots_between
+from uniad.narrate.core import NarratedAD
+from uniad.narrate.timeline.timing import fit_text
+from uniad.narrate.deliver.tracks import write_json, write_srt, write_vtt
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import pytest
 from media import DURATION, SILENT, make_video, make_wav, remux
 
 from uniad.errors import DataError
-from uniad.narrate.video import decode_audio, iter_frame_batches, iter_frames, probe, resample
+from uniad.narrate.media.video import decode_audio, iter_frame_batches, iter_frames, probe, resample
 
 
 DURATION_S = int(DURATION)

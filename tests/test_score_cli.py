@@ -9,7 +9,7 @@ import pytest
 
 from uniad.cli import main
 from uniad.eval.coco import coco_scores
-from uniad.eval.tokenize import PythonPTBTokenizer
+from uniad.text import PythonPTBTokenizer
 
 REFS = {"m#0": ["Rachel opens the door."], "m#1": ["Ross sits on the couch."],
         "m#2": ["Monica pours coffee for Joey."]}

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from uniad.eval import tokenize
+from uniad import text as tokenize
 from uniad.eval.characters import character_accuracy
 from uniad.eval.coref import RuleBasedCoref
 from uniad.eval.critic import critic_score

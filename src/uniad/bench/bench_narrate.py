@@ -8,7 +8,7 @@ max words per minute, overflow and extended counts, fit statuses, and seconds pe
 (film generation, voice activity, shot cuts, describe + speech fitting, deliverables).
 
 Decoding: a generated H.264 video (FFmpeg ``testsrc2``, default 1280x720 at 25 fps) is
-decoded with :func:`uniad.narrate.video.iter_frames` at the feature rate (5 fps), at full
+decoded with :func:`uniad.narrate.media.video.iter_frames` at the feature rate (5 fps), at full
 size and downscaled during colour conversion (``size=224``, what the encoder needs).
 
 Extraction: a randomly initialised CLIP vision tower shaped like ViT-L/14 (the MAD
@@ -18,13 +18,13 @@ film at 5 fps (``5 / frames_per_second``).
 
 Features (``--part features``) measure the slow step of a real narration:
 
-Describers (``--part describers``): Tesseract (:mod:`uniad.narrate.ocr`) reads a
+Describers (``--part describers``): Tesseract (:mod:`uniad.narrate.media.ocr`) reads a
 generated film with a title card, a sign and burnt-in subtitles (``--ocr-size``) at 1 frame
 per second (figure: frames read per second, decoding included); then ``uniad narrate``
 runs end to end on the 30 s sample film once per describer kind, ``uniad`` (a tiny random
 UniAD checkpoint on random-CLIP features), ``vlm`` (a tiny random LLaVA,
-:mod:`uniad.narrate.tiny_vlm`) and ``openai`` (a scripted server on 127.0.0.1,
-:mod:`uniad.narrate.openai_stub`), and reports the describe stage's seconds per slot. Tiny
+:mod:`uniad.testing.tiny_vlm`) and ``openai`` (a scripted server on 127.0.0.1,
+:mod:`uniad.testing.openai_stub`), and reports the describe stage's seconds per slot. Tiny
 models make this the pipeline's own cost per slot (frame seeking, prompt, image encoding,
 HTTP); a real VLM adds its generation time on top.
 
@@ -43,9 +43,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from uniad.narrate.encoder import VIT_L14, random_clip_encoder
+from uniad.narrate.describe.encoder import VIT_L14, random_clip_encoder
 from uniad.world.sample_media import SampleMedia, make_video
-from uniad.narrate.video import iter_frames
+from uniad.narrate.media.video import iter_frames
 from uniad.io import write_json
 
 log = logging.getLogger("bench_narrate")
@@ -150,16 +150,16 @@ def film_layout(seconds: float, seed: int = 0) -> tuple[list[tuple[float, str]],
 
 def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp: Path) -> None:
     """The issue's figures on a generated film: rule pass rate, WPM, overflow, stage times."""
-    from uniad.narrate.deliver import write_deliverables
-    from uniad.narrate.gaps import find_gaps, speech_spans
-    from uniad.narrate.pipeline import Description
-    from uniad.narrate.plan import plan_cues
+    from uniad.narrate.deliver.deliverables import write_deliverables
+    from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+    from uniad.narrate.core import Description
+    from uniad.narrate.deliver.plan import plan_cues
     from uniad.world.sample_media import make_dialogue_film
     from uniad.narrate.settings import NarrationSettings
-    from uniad.narrate.shots import shot_cuts
-    from uniad.narrate.speech import make_engine
-    from uniad.narrate.stages import StageClock
-    from uniad.narrate.video import probe
+    from uniad.narrate.media.shots import shot_cuts
+    from uniad.narrate.deliver.speech import make_engine
+    from uniad.narrate.core import StageClock
+    from uniad.narrate.media.video import probe
 
     seconds = args.film_minutes * 60
     clock = StageClock()
@@ -206,7 +206,7 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
 
 def time_ocr(tmp: Path, size: str, seconds: float = 12.0) -> dict[str, float]:
     """Frames per second Tesseract reads on a film with a title, a sign and subtitles."""
-    from uniad.narrate.ocr import TesseractOCR, scan_video
+    from uniad.narrate.media.ocr import TesseractOCR, scan_video
     from uniad.world.sample_media import Caption, make_text_video
 
     captions = [Caption(0, 4, "THE LAST TRAIN", "title"), Caption(5, 11, "EXIT", "sign"),
@@ -227,7 +227,7 @@ def _tiny_uniad():
 
     from uniad.config import load_config
     from uniad.model.uniad import UniAD
-    from uniad.narrate.encoder import random_clip_name
+    from uniad.narrate.describe.encoder import random_clip_name
 
     clip = dict(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
                 num_attention_heads=2, image_size=32, patch_size=8, projection_dim=16)
@@ -241,9 +241,9 @@ def _tiny_uniad():
 
 def time_describer(tmp: Path, kind: str, media: SampleMedia) -> float:
     """Seconds of the describe stage per described slot, narrating the 30 s sample film."""
-    from uniad.narrate.openai_stub import StubChatServer
+    from uniad.testing.openai_stub import StubChatServer
     from uniad.narrate.run import narrate
-    from uniad.narrate.tiny_vlm import build_tiny_vlm
+    from uniad.testing.tiny_vlm import build_tiny_vlm
 
     common = dict(subtitles=media.subtitles, cache_dir=tmp / "cache")
     out = tmp / f"out-{kind}"

@@ -41,7 +41,7 @@ def _describer_handler(args: argparse.Namespace) -> int:
     from uniad.errors import UniADError
     from uniad.eval.describe_split import evaluate_describer
     from uniad.eval.inputs import load_references
-    from uniad.narrate.describers import parse_describer, prompted_describer
+    from uniad.narrate.describe.choose import parse_describer, prompted_describer
 
     kind, target = parse_describer(args.describer)
     if not args.videos:

@@ -8,7 +8,7 @@ from uniad.commands.narration_options import add_narration_options, settings_fro
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from uniad.narrate.edit import render_edited
+    from uniad.narrate.deliver.render import render_edited
 
     paths = render_edited(args.track, args.out, video=args.video, settings=settings_from(args),
                           speak=not args.no_speech, mix=not args.no_speech)

@@ -9,7 +9,7 @@ the caller records which one was used.
 
 from __future__ import annotations
 
-from uniad.eval.tokenize import JAVA_MISSING, Tokenizer, java_available
+from uniad.text import JAVA_MISSING, Tokenizer, java_available
 from uniad.errors import UniADError
 
 COCO_METRICS = ("bleu", "meteor", "rouge", "cider")

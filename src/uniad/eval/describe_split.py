@@ -31,10 +31,11 @@ from uniad.eval.evaluate import (
 from uniad.io import AppendLog
 from uniad.eval.inputs import References
 from uniad.eval.scoring import ScoreOptions
-from uniad.narrate.prompt import CastPortrait
-from uniad.narrate.prompted import PromptedDescriber
-from uniad.narrate.slots import Slot
-from uniad.narrate.tracks import NarratedAD, fit_text
+from uniad.narrate.describe.prompt import CastPortrait
+from uniad.narrate.describe.prompted import PromptedDescriber
+from uniad.narrate.core import Slot
+from uniad.narrate.core import NarratedAD
+from uniad.narrate.timeline.timing import fit_text
 
 log = logging.getLogger(__name__)
 

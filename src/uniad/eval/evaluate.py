@@ -230,7 +230,7 @@ def sample_cider(predictions: dict[str, str], refs: References, tokenizer_name: 
     from pycocoevalcap.cider.cider import Cider
 
     from uniad.eval.coco import tokenize_pairs
-    from uniad.eval.tokenize import default_tokenizer
+    from uniad.text import default_tokenizer
 
     gts, res = tokenize_pairs(predictions, {u: refs.texts[u] for u in predictions},
                               default_tokenizer(tokenizer_name))

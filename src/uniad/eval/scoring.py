@@ -54,7 +54,7 @@ def parse_metrics(text: str) -> tuple[str, ...]:
 def _coco(predictions, refs: References, options: ScoreOptions, report: ScoreReport) -> None:
     from uniad.eval.coco import coco_scores, tokenize_pairs
     from uniad.eval.spice import spice_score, spice_unavailable_reason
-    from uniad.eval.tokenize import JAVA_MISSING, default_tokenizer, java_available
+    from uniad.text import JAVA_MISSING, default_tokenizer, java_available
 
     tokenizer = default_tokenizer(options.tokenizer)
     report.notes.append(f"tokenizer: {tokenizer.name}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from uniad.eval.tokenize import JAVA_MISSING, java_available
+from uniad.text import JAVA_MISSING, java_available
 from uniad.errors import UniADError
 
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")

@@ -1,14 +1,21 @@
 """Narration of a real video: decoding, features, AD gaps, planning, speech, deliverables.
 
-One module per step: ``video`` (PyAV decoding), ``encoder`` (CLIP image features),
-``extract`` (cached HDF5 feature store), ``cast`` (cast file -> character bank), ``slots``
-(gaps between dialogue, subtitle parsing), ``vad`` (voice activity), ``shots`` (shot
-cuts), ``gaps`` (the gaps narration uses), ``settings`` (the narration settings),
-``timing`` (words per minute and the REFRAMED realism rule), ``pipeline`` (the describer
-seam), ``plan`` (descriptions planned into gaps), ``speech`` (TTS voices), ``fit``
-(speech fitted into its gap), ``tracks`` (SRT/WebVTT/JSON), ``dapt`` (W3C DAPT),
-``mix`` (the AD stream with ffmpeg), ``extended`` (the paused video), ``review`` (the
-``ad.html`` page), ``browser`` (headless Chromium for it), ``deliver`` (every output),
-``edit`` (`uniad render` from an edited track), and ``run`` (all of it for `uniad narrate`). The demo's sample film and its narration
-live in :mod:`uniad.world`.
+A small vocabulary at the bottom (:mod:`~uniad.narrate.core`: intervals, slots, the
+describer protocol, the narrated AD) under four wings, each importing only the ones
+before it:
+
+- ``media``: decoding the film (``video``, ``frames``, ``ffmpeg``), voice activity
+  (``vad``), shot cuts (``shots``), on-screen text (``ocr``);
+- ``timeline``: subtitles, slots between dialogue, the gaps narration uses (``gaps``),
+  dialogue around a slot, timing rules (``timing``), on-screen text worth reading;
+- ``describe``: who writes the ADs: UniAD (``uniad``), a local VLM (``vlm``), an
+  OpenAI-compatible server (``openai``), their prompt, the visual encoder and the
+  feature store (``encoder``, ``extract``), the cast (``cast``), and ``choose``;
+- ``deliver``: plan (descriptions into gaps), speech and its fitting, tracks
+  (SRT/WebVTT/JSON), DAPT, the mix, the extended video, the review page, every output
+  (``deliverables``) and ``render`` (`uniad render` from an edited track).
+
+``run`` glues them for `uniad narrate`; ``settings`` holds the narration settings. The
+demo's sample film and its narration live in :mod:`uniad.world`; test doubles in
+:mod:`uniad.testing`.
 """

@@ -18,27 +18,27 @@ from pathlib import Path
 from typing import Any
 
 from uniad.errors import DataError, UniADError
-from uniad.narrate.cast import build_bank, read_cast
-from uniad.narrate.deliver import write_deliverables
-from uniad.narrate.describers import (
+from uniad.narrate.describe.cast import build_bank, read_cast
+from uniad.narrate.deliver.deliverables import write_deliverables
+from uniad.narrate.describe.choose import (
     check_read_text, parse_describer, prompted_describer, read_screen_text,
 )
-from uniad.narrate.dialogue import read_dialogue
-from uniad.narrate.encoder import CLIPVisionEncoder, VisualEncoder, demo_encoder, encoder_from_name
-from uniad.narrate.extract import (
+from uniad.narrate.timeline.dialogue import read_dialogue
+from uniad.narrate.describe.encoder import CLIPVisionEncoder, VisualEncoder, demo_encoder, encoder_from_name
+from uniad.narrate.describe.extract import (
     cache_path, check_encoder, extract_features, store_encoder, video_id_for,
 )
-from uniad.narrate.gaps import find_gaps, speech_spans
-from uniad.narrate.pipeline import Description, Describer
-from uniad.narrate.plan import call_describer, plan_cues
-from uniad.narrate.screen_text import place_cues
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.narrate.core import Description, Describer
+from uniad.narrate.deliver.plan import call_describer, plan_cues
+from uniad.narrate.timeline.screen_text import place_cues
 from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.shots import shot_cuts
-from uniad.narrate.slots import Slot
-from uniad.narrate.speech import make_engine
-from uniad.narrate.stages import StageClock
-from uniad.narrate.tracks import NarratedAD
-from uniad.narrate.video import probe
+from uniad.narrate.media.shots import shot_cuts
+from uniad.narrate.core import Slot
+from uniad.narrate.deliver.speech import make_engine
+from uniad.narrate.core import StageClock
+from uniad.narrate.core import NarratedAD
+from uniad.narrate.media.video import probe
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _uniad_describer(model, video, cast, encoder, fps, cache_dir, out, allow_enc
     Returns the describer, the open feature store (the caller closes it), the feature
     file, the encoder's name, whether the cache was hit, and the recorded mismatch."""
     from uniad.data.features import FeatureStore
-    from uniad.narrate.describer import UniADDescriber
+    from uniad.narrate.describe.uniad import UniADDescriber
 
     expected = model.config.model
     if encoder is None and expected.visual_encoder == SYNTHETIC_ENCODER:
@@ -195,7 +195,7 @@ def narrate(
     not a CLI flag: on a real checkpoint another encoder's features give confident nonsense.
 
     ``describer`` is ``uniad`` (``checkpoint_or_model`` needed), ``vlm:FOLDER`` or
-    ``openai:URL`` (no checkpoint; see :mod:`uniad.narrate.describers`);
+    ``openai:URL`` (no checkpoint; see :mod:`uniad.narrate.describe.choose`);
     ``read_text`` (``off|cues|context|both``) what on-screen text does.
     """
     video, out = Path(video), Path(out_dir)

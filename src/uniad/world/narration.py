@@ -2,7 +2,7 @@
 
 A newcomer has no film, no cast photos and no CLIP weights, so the demo makes all three:
 the sample media of :mod:`uniad.world.sample_media` and a small *random* CLIP tower
-whose recipe is its name (:func:`uniad.narrate.encoder.random_clip_name`), projected to
+whose recipe is its name (:func:`uniad.narrate.describe.encoder.random_clip_name`), projected to
 the model's feature width. A model trained on the synthetic world recorded the encoder
 ``"synthetic"``, which no frame can go through: :func:`uniad.narrate.run.narrate` then
 picks that random CLIP itself and records the encoder mismatch. The ADs it writes show the

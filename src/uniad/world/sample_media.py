@@ -3,7 +3,7 @@
 ``uniad demo`` ends by narrating a video, and no film can ship with the package, so it
 generates one: FFmpeg's ``testsrc`` pattern with a 440 Hz tone that sounds only while
 someone speaks (a stand-in for dialogue), an SRT of the same lines, and a cast file (the
-format :func:`uniad.narrate.cast.read_cast` reads) with still images as photos. Because
+format :func:`uniad.narrate.describe.cast.read_cast` reads) with still images as photos. Because
 the dialogue and silent intervals are known exactly, a caller (the demo, the tests) can
 check that the ADs land in the gaps. The generators are also what the tests build their
 media from, so no binary fixture lives in the repository.
@@ -23,8 +23,8 @@ import srt
 
 from uniad.data.schema import Character
 from uniad.errors import UniADError
-from uniad.narrate.ffmpeg import run_ffmpeg
-from uniad.narrate.speech import EspeakEngine, Speech, assemble_track, write_wav
+from uniad.narrate.media.ffmpeg import run_ffmpeg
+from uniad.narrate.deliver.speech import EspeakEngine, Speech, assemble_track, write_wav
 
 Interval = tuple[float, float]
 Line = tuple[float, float, str]

@@ -1,0 +1,1 @@
+"""Decoding the film and what is read straight off it: audio, frames, voice activity, shot cuts, on-screen text."""
