@@ -11,7 +11,7 @@ import pytest
 from uniad.cli import main
 from uniad.errors import DataError
 from uniad.eval.timed.readers import read_dialogue, read_track
-from uniad.eval.tokenize import JAVA_MISSING, java_available
+from uniad.text import JAVA_MISSING, java_available
 
 needs_java = pytest.mark.skipif(not java_available(), reason=f"METEOR is Java: {JAVA_MISSING}")
 

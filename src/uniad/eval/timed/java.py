@@ -32,7 +32,7 @@ def _score_line(hypothesis: str, references: Sequence[str]) -> str:
 def meteor_scores(requests: Sequence[Request],
                   progress: Callable[[int, int], None] | None = None) -> list[float]:
     """METEOR (0..1) of each ``(hypothesis, references)`` request, in order."""
-    from uniad.eval.tokenize import JAVA_MISSING, java_available
+    from uniad.text import JAVA_MISSING, java_available
 
     unique = list(dict.fromkeys(requests))
     if not unique:

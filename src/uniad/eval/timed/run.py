@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def _score(scoring: ScoringSet, settings: TimedSettings) -> SetResult:
-    from uniad.eval.tokenize import JavaPTBTokenizer
+    from uniad.text import JavaPTBTokenizer
 
     return score_set(scoring.units, scoring.cues, JavaPTBTokenizer().tokenize, meteor_scores,
                      settings)
