@@ -44,12 +44,12 @@ def _item(name: str, movie: str, start: float, end: float, dialogue: Sequence[In
                 tuple(tuple(r) for r in references))
 
 
-def film_set(pred: Path, refs: Sequence[Path], dialogue: Path, duration: float | None,
-             name: str | None = None, min_gap_s: float = 1.0) -> ScoringSet:
-    """One film from its files."""
+def film_set(pred: Path, refs: Sequence[Path], dialogue: Path | Sequence[Interval],
+             duration: float | None, name: str | None = None, min_gap_s: float = 1.0) -> ScoringSet:
+    """One film from its files (``dialogue``: a subtitle file or the dialogue's intervals)."""
     cues = read_track(pred)
     references = [read_track(r, reference=True) for r in refs]
-    lines = read_dialogue(dialogue)
+    lines = read_dialogue(dialogue) if isinstance(dialogue, (str, Path)) else merge_overlapping(dialogue)
     notes = []
     if duration is None:
         ends = [e for _, e in lines] + [s.end for r in references for s in r] + [s.end for s in cues]

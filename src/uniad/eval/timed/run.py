@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from uniad.eval.timed.gaps import Interval
 from uniad.eval.timed.java import meteor_scores
-from uniad.eval.timed.layout import ScoringSet
+from uniad.eval.timed.layout import ScoringSet, film_set
 from uniad.eval.timed.pipeline import METRICS, SetResult, TimedSettings, score_set
 from uniad.eval.timed.report import timed_report
 from uniad.eval.timed.significance import ROUNDS, SEED, TestResult, permutation_test
@@ -50,3 +53,27 @@ def score_timed(scoring: ScoringSet, settings: TimedSettings = TimedSettings(),
     report = timed_report(result, settings, notes, significance)
     report["seconds"] = round(time.perf_counter() - started, 2)
     return report
+
+
+def score_written_track(track: str | Path, references: Sequence[str | Path],
+                        dialogue: str | Path | Sequence[Interval], duration: float | None,
+                        out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Score a track narration wrote (``ad.json``, SRT or WebVTT) against reference tracks;
+    with ``out_dir``, also write ``timed_scores.json`` there."""
+    from uniad.io import write_json
+
+    scoring = film_set(Path(track), [Path(r) for r in references],
+                       dialogue if not isinstance(dialogue, str) else Path(dialogue), duration)
+    report = score_timed(scoring)
+    if out_dir is not None:
+        report["paths"] = {"timed_scores": str(write_json(Path(out_dir) / "timed_scores.json", report))}
+    return report
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """``timed (REFRAMED, x100): raw CIDEr .. METEOR .. SODA-M .. SODA-T ..; realistic ..``."""
+    def variant(name: str) -> str:
+        scores = report[name]
+        return name + " " + " ".join(
+            f"{m} {'-' if scores[m] is None else f'{scores[m]:.1f}'}" for m in METRICS)
+    return "timed (REFRAMED, x100): " + "; ".join(variant(v) for v in ("raw", "realistic") if v in report)
