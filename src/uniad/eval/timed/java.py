@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from uniad.errors import UniADError
 
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 Request = tuple[str, tuple[str, ...]]  # (hypothesis, references), PTB-tokenized strings
 EVAL_CHUNK = 1000
+PROGRESS_EVERY = 20_000
 
 
 def _score_line(hypothesis: str, references: Sequence[str]) -> str:
@@ -29,9 +30,9 @@ def _score_line(hypothesis: str, references: Sequence[str]) -> str:
     return " ||| ".join(("SCORE", " ||| ".join(references), hypothesis))
 
 
-def meteor_scores(requests: Sequence[Request],
-                  progress: Callable[[int, int], None] | None = None) -> list[float]:
-    """METEOR (0..1) of each ``(hypothesis, references)`` request, in order."""
+def meteor_scores(requests: Sequence[Request]) -> list[float]:
+    """METEOR (0..1) of each ``(hypothesis, references)`` request, in order; progress is
+    logged every ``PROGRESS_EVERY`` requests (a whole film as one SODA item can need many)."""
     from uniad.text import JAVA_MISSING, java_available
 
     unique = list(dict.fromkeys(requests))
@@ -63,8 +64,8 @@ def meteor_scores(requests: Sequence[Request],
             if not line:
                 raise UniADError("METEOR (Java) stopped before answering every request")
             stats.append(line.decode("utf-8").strip())
-            if progress and (n + 1) % 5000 == 0:
-                progress(n + 1, len(unique))
+            if (n + 1) % PROGRESS_EVERY == 0:
+                log.info("METEOR: %d of %d requests scored", n + 1, len(unique))
         writer.join()
         scores: list[float] = []
         for begin in range(0, len(stats), EVAL_CHUNK):
