@@ -42,6 +42,8 @@ def meteor_scores(requests: Sequence[Request]) -> list[float]:
         raise UniADError(f"METEOR needs Java: {JAVA_MISSING}")
     from pycocoevalcap.meteor.meteor import Meteor
 
+    log.info("METEOR: scoring %d unique requests (of %d) in one Java process",
+             len(unique), len(requests))
     started = time.perf_counter()
     scorer = Meteor()
     process = scorer.meteor_p
