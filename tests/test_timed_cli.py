@@ -117,3 +117,21 @@ def test_track_mode_prints_raw_and_realistic_scores_and_the_filters_account(tmp_
     # the first cue is aligned with a reference cue whose midpoint is < 10 s away
     assert report["realistic"]["SODA-M"] > 0 and report["realistic"]["SODA-T"] == 100.0
     assert "off" in report["parts"]["sentence / element splitting (REFRAMED's SaT models)"]
+
+
+@needs_java
+def test_batched_meteor_equals_pycocoevalcaps_one_request_at_a_time(monkeypatch):
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    from uniad.eval.timed import java
+
+    requests = [("a man opens the door", ("the man opens a door",)), ("", ("tom sits down",)),
+                ("tom sits", ("tom sits down",)), ("anna | runs  fast", ("anna walks",)),
+                ("a man opens the door", ("the man opens a door",))]
+    monkeypatch.setattr(java, "PER_PROCESS", 2)  # force two METEOR processes
+    got = java.meteor_scores(requests)
+    scorer = Meteor()
+    _, expected = scorer.compute_score({n: list(r) for n, (_, r) in enumerate(requests)},
+                                       {n: [h] for n, (h, _) in enumerate(requests)})
+    del scorer
+    assert got == [float(s) for s in expected]

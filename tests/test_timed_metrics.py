@@ -235,3 +235,19 @@ def test_different_movies_take_the_unpaired_test():
     y = {"B": {"1": 1.0, "2": 2.0, "3": 0.0}}
     result = permutation_test(x, y, rounds=2000)
     assert not result.paired and result.p_value < 0.2
+
+
+def test_skipping_soda_asks_meteor_only_for_the_gaps():
+    from uniad.eval.timed.pipeline import TimedSettings
+
+    asked = []
+
+    def counting(requests):
+        asked.extend(requests)
+        return unigram_f1(requests)
+
+    unit = film([[seg(1.0, 3.0, "anna opens the door"), seg(5.0, 7.0, "tom sits")]], end=15.0)
+    cues = {"f": [seg(1.0, 3.0, "Anna opens the door."), seg(5.0, 7.0, "Tom sits.")]}
+    raw = score_set([unit], cues, whitespace_tokenize, counting, TimedSettings(soda=False)).variants["raw"]
+    assert raw.scores["SODA-M"] is None and raw.scores["METEOR"] == pytest.approx(100.0)
+    assert asked == [("anna opens the door tom sits", ("anna opens the door tom sits",))]

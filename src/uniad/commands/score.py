@@ -46,6 +46,7 @@ def _timed_handler(args: argparse.Namespace) -> int:
 
     from uniad.errors import UniADError
     from uniad.eval.timed.layout import folder_set, film_set, read_durations, reframed_set
+    from uniad.eval.timed.pipeline import TimedSettings
     from uniad.eval.timed.report import timed_text
     from uniad.eval.timed.run import score_timed
     from uniad.io import refuse_existing_file, write_json
@@ -75,7 +76,8 @@ def _timed_handler(args: argparse.Namespace) -> int:
                          else "--pred is required")
     scoring = scoring_set(system)
     against = scoring_set(args.against) if args.against else None
-    report = score_timed(scoring, against=against, rounds=args.rounds, seed=args.seed)
+    settings = TimedSettings(soda=not args.skip_soda)
+    report = score_timed(scoring, settings, against=against, rounds=args.rounds, seed=args.seed)
     if args.out:
         write_json(Path(args.out) / "timed_scores.json", report)
     if args.json:
@@ -142,6 +144,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     timed.add_argument("--against", metavar="TRACK|SYSTEM",
                        help="a second system (same shape as --pred, or a system name with "
                             "--reframed): REFRAMED's permutation test of the difference")
+    timed.add_argument("--skip-soda", action="store_true",
+                       help="gap CIDEr / METEOR only: SODA aligns every generated with every "
+                            "reference cue of an item (a whole film: #cues x #refs METEOR calls)")
     timed.add_argument("--rounds", type=int, default=10_000, help="permutation rounds (REFRAMED: 10000)")
     timed.add_argument("--seed", type=int, default=2026, help="permutation seed (REFRAMED: 2026)")
     p.add_argument("--json", action="store_true", help="print one JSON object of scores")

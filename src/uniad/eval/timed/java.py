@@ -1,19 +1,24 @@
-"""pycocoevalcap's METEOR 1.5 for a whole set in one Java process, pipelined.
+"""pycocoevalcap's METEOR 1.5 for a whole set at once, pipelined.
 
 REFRAMED scores gap METEOR and every SODA similarity cell with pycocoevalcap's ``Meteor``
 (``SCORE ||| refs ||| hypothesis`` lines, then one ``EVAL`` line of their statistics).
 A segment's METEOR depends only on its own line, so we send exactly those lines for a
 whole set at once: identical requests are scored once, SCORE lines are streamed by a
 writer thread instead of one round trip each, and EVAL goes in chunks. The Java start
-(loading the paraphrase tables, several seconds) is paid once per set, not per gap.
+(loading the paraphrase tables, several seconds) is paid once per set, not per gap. A
+very large set (a whole film as one SODA item needs #cues x #reference cues requests) is
+shared between a few METEOR processes on machines with the cores for it; each request
+still gets the very line and score it would alone.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from uniad.errors import UniADError
 
@@ -22,6 +27,8 @@ log = logging.getLogger(__name__)
 Request = tuple[str, tuple[str, ...]]  # (hypothesis, references), PTB-tokenized strings
 EVAL_CHUNK = 1000
 PROGRESS_EVERY = 20_000
+PER_PROCESS = 20_000  # requests before a second METEOR process pays for its start
+MAX_PROCESSES = 4  # each holds the paraphrase tables (about 1.5 GB)
 
 
 def _score_line(hypothesis: str, references: Sequence[str]) -> str:
@@ -30,44 +37,32 @@ def _score_line(hypothesis: str, references: Sequence[str]) -> str:
     return " ||| ".join(("SCORE", " ||| ".join(references), hypothesis))
 
 
-def meteor_scores(requests: Sequence[Request]) -> list[float]:
-    """METEOR (0..1) of each ``(hypothesis, references)`` request, in order; progress is
-    logged every ``PROGRESS_EVERY`` requests (a whole film as one SODA item can need many)."""
-    from uniad.text import JAVA_MISSING, java_available
-
-    unique = list(dict.fromkeys(requests))
-    if not unique:
-        return []
-    if not java_available():
-        raise UniADError(f"METEOR needs Java: {JAVA_MISSING}")
+def _one_process(requests: Sequence[Request]) -> list[float]:
+    """Scores of ``requests`` from one pycocoevalcap METEOR process."""
     from pycocoevalcap.meteor.meteor import Meteor
 
-    log.info("METEOR: scoring %d unique requests (of %d) in one Java process",
-             len(unique), len(requests))
-    started = time.perf_counter()
     scorer = Meteor()
     process = scorer.meteor_p
-    failure: list[BaseException] = []
 
     def write_all() -> None:
         try:
-            for hypothesis, references in unique:
+            for hypothesis, references in requests:
                 process.stdin.write((_score_line(hypothesis, references) + "\n").encode("utf-8"))
             process.stdin.flush()
-        except OSError as exc:  # Java died: the reader below reports it
-            failure.append(exc)
+        except OSError:  # Java died: the reader below reports it
+            pass
 
     try:
         writer = threading.Thread(target=write_all, daemon=True)
         writer.start()
         stats = []
-        for n in range(len(unique)):
+        for n in range(len(requests)):
             line = process.stdout.readline()
             if not line:
                 raise UniADError("METEOR (Java) stopped before answering every request")
             stats.append(line.decode("utf-8").strip())
             if (n + 1) % PROGRESS_EVERY == 0:
-                log.info("METEOR: %d of %d requests scored", n + 1, len(unique))
+                log.info("METEOR: %d of %d requests scored", n + 1, len(requests))
         writer.join()
         scores: list[float] = []
         for begin in range(0, len(stats), EVAL_CHUNK):
@@ -76,9 +71,28 @@ def meteor_scores(requests: Sequence[Request]) -> list[float]:
             process.stdin.flush()
             scores += [float(process.stdout.readline().strip()) for _ in chunk]
             process.stdout.readline()  # the chunk's aggregate score
+        return scores
     finally:
         del scorer  # its __del__ stops the Java process
-    log.info("METEOR: %d unique of %d requests in %.1f s", len(unique), len(requests),
-             time.perf_counter() - started)
+
+
+def meteor_scores(requests: Sequence[Request]) -> list[float]:
+    """METEOR (0..1) of each ``(hypothesis, references)`` request, in order."""
+    from uniad.text import JAVA_MISSING, java_available
+
+    unique = list(dict.fromkeys(requests))
+    if not unique:
+        return []
+    if not java_available():
+        raise UniADError(f"METEOR needs Java: {JAVA_MISSING}")
+    processes = max(1, min(os.cpu_count() or 1, MAX_PROCESSES, len(unique) // PER_PROCESS))
+    log.info("METEOR: scoring %d unique requests (of %d) in %d Java process(es)",
+             len(unique), len(requests), processes)
+    started = time.perf_counter()
+    size = -(-len(unique) // processes)
+    slices = [unique[i:i + size] for i in range(0, len(unique), size)]
+    with ThreadPoolExecutor(max_workers=len(slices)) as pool:
+        scores = [s for part in pool.map(_one_process, slices) for s in part]
+    log.info("METEOR: %d requests in %.1f s", len(unique), time.perf_counter() - started)
     by_request = dict(zip(unique, scores))
     return [by_request[r] for r in requests]

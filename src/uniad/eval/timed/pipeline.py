@@ -43,6 +43,7 @@ class TimedSettings:
     cider_max_gap_s: float = CIDER_MAX_GAP_S
     max_wpm: float = MAX_WPM
     tolerance_s: float = TOLERANCE_S
+    soda: bool = True  # False: gap metrics only (SODA of a whole film is #cues^2 METEOR calls)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def _score_variant(prepared: _Prepared, meteor: dict, settings: TimedSettings) -
         if rate is not None:
             wpm.setdefault(item.movie, {})[item.name] = rate
         results = []
-        for reference in item.references:
+        for reference in item.references if settings.soda else ():
             if not reference:
                 continue
             similarity = [[meteor[(joined_tokens(g), (joined_tokens(r),))] for r in reference]
@@ -240,7 +241,7 @@ def score_set(units: Sequence[Unit], cues: dict[str, list[Segment]], tokenize: T
         for record, counted in zip(p.records, p.counted):
             if record.scored and counted:
                 requests.update(dict.fromkeys(meteor_requests(record)))
-        for item, generations in p.generations:
+        for item, generations in p.generations if settings.soda else ():
             requests.update(dict.fromkeys(_soda_requests(item, generations)))
     ordered = list(requests)
     scores = dict(zip(ordered, meteor(ordered)))

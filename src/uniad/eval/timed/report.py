@@ -61,6 +61,9 @@ def timed_report(result: SetResult, settings: TimedSettings, notes: list[str],
                       for metric, t in tests.items()}
             for variant, tests in significance.items()}
     report["parts"] = dict(PARTS)
+    if not settings.soda:
+        report["parts"]["gap CIDEr / METEOR, SODA-M / SODA-T, raw and realistic"] = (
+            "gap CIDEr / METEOR ran; SODA skipped (--skip-soda)")
     report["settings"] = {"collar_s": settings.collar_s, "min_gap_s": settings.min_gap_s,
                           "cider_max_gap_s": settings.cider_max_gap_s,
                           "max_wpm": settings.max_wpm, "soda_t_tolerance_s": settings.tolerance_s}
