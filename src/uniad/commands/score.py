@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 
-from uniad.commands.options import add_scoring_options, scoring_options
+from uniad.commands.options import add_scoring_options, positive_int, scoring_options
 
 _EPILOG = """\
 predictions: {id: text} or [{"id": ..., "prediction": ...}, ...]
@@ -50,8 +50,11 @@ def _timed_handler(args: argparse.Namespace) -> int:
     from uniad.eval.timed.report import timed_text
     from uniad.eval.timed.run import score_timed
     from uniad.io import refuse_existing_file, write_json
+    from uniad.text import JAVA_MISSING, java_available
 
     refuse_existing_file(args.out, "--out")
+    if not java_available():
+        raise UniADError(f"track mode needs Java (PTB tokenizer, METEOR): {JAVA_MISSING}")
 
     def scoring_set(pred: str):
         if args.reframed:
@@ -147,7 +150,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     timed.add_argument("--skip-soda", action="store_true",
                        help="gap CIDEr / METEOR only: SODA aligns every generated with every "
                             "reference cue of an item (a whole film: #cues x #refs METEOR calls)")
-    timed.add_argument("--rounds", type=int, default=10_000, help="permutation rounds (REFRAMED: 10000)")
+    timed.add_argument("--rounds", type=positive_int, default=10_000,
+                       help="permutation rounds (REFRAMED: 10000)")
     timed.add_argument("--seed", type=int, default=2026, help="permutation seed (REFRAMED: 2026)")
     p.add_argument("--json", action="store_true", help="print one JSON object of scores")
     p.add_argument("--out", help="folder for scores.json and report.md")
