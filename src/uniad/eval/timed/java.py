@@ -25,7 +25,7 @@ from uniad.errors import UniADError
 log = logging.getLogger(__name__)
 
 Request = tuple[str, tuple[str, ...]]  # (hypothesis, references), PTB-tokenized strings
-EVAL_CHUNK = 1000
+EVAL_CHUNK = 10
 PROGRESS_EVERY = 20_000
 PER_PROCESS = 20_000  # requests before a second METEOR process pays for its start
 MAX_PROCESSES = 4  # each holds the paraphrase tables (about 1.5 GB)
@@ -37,40 +37,48 @@ def _score_line(hypothesis: str, references: Sequence[str]) -> str:
     return " ||| ".join(("SCORE", " ||| ".join(references), hypothesis))
 
 
-def _one_process(requests: Sequence[Request]) -> list[float]:
-    """Scores of ``requests`` from one pycocoevalcap METEOR process."""
-    from pycocoevalcap.meteor.meteor import Meteor
-
-    scorer = Meteor()
-    process = scorer.meteor_p
-
+def _pipelined(process, lines: Sequence[str], answers: Sequence[int]) -> list[str]:
+    """Write ``lines`` from a thread while reading ``answers[i]`` output lines for line i:
+    no round trip per line, and neither pipe fills up while the other waits."""
     def write_all() -> None:
         try:
-            for hypothesis, references in requests:
-                process.stdin.write((_score_line(hypothesis, references) + "\n").encode("utf-8"))
+            for line in lines:
+                process.stdin.write((line + "\n").encode("utf-8"))
             process.stdin.flush()
         except OSError:  # Java died: the reader below reports it
             pass
 
+    writer = threading.Thread(target=write_all, daemon=True)
+    writer.start()
+    out, total, done = [], sum(answers), 0
+    for _ in range(total):
+        line = process.stdout.readline()
+        if not line:
+            raise UniADError("METEOR (Java) stopped before answering every request")
+        out.append(line.decode("utf-8").strip())
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            log.info("METEOR: %d of %d lines answered", done, total)
+    writer.join()
+    return out
+
+
+def _one_process(requests: Sequence[Request]) -> list[float]:
+    """Scores of ``requests`` from one pycocoevalcap METEOR process: all SCORE lines, then
+    their statistics in small EVAL lines (METEOR reads long EVAL lines slowly)."""
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    scorer = Meteor()
     try:
-        writer = threading.Thread(target=write_all, daemon=True)
-        writer.start()
-        stats = []
-        for n in range(len(requests)):
-            line = process.stdout.readline()
-            if not line:
-                raise UniADError("METEOR (Java) stopped before answering every request")
-            stats.append(line.decode("utf-8").strip())
-            if (n + 1) % PROGRESS_EVERY == 0:
-                log.info("METEOR: %d of %d requests scored", n + 1, len(requests))
-        writer.join()
-        scores: list[float] = []
-        for begin in range(0, len(stats), EVAL_CHUNK):
-            chunk = stats[begin:begin + EVAL_CHUNK]
-            process.stdin.write(("EVAL ||| " + " ||| ".join(chunk) + "\n").encode("utf-8"))
-            process.stdin.flush()
-            scores += [float(process.stdout.readline().strip()) for _ in chunk]
-            process.stdout.readline()  # the chunk's aggregate score
+        stats = _pipelined(scorer.meteor_p, [_score_line(h, r) for h, r in requests],
+                           [1] * len(requests))
+        chunks = [stats[i:i + EVAL_CHUNK] for i in range(0, len(stats), EVAL_CHUNK)]
+        answers = _pipelined(scorer.meteor_p, ["EVAL ||| " + " ||| ".join(c) for c in chunks],
+                             [len(c) + 1 for c in chunks])  # each chunk ends with its aggregate
+        scores, at = [], 0
+        for chunk in chunks:
+            scores += [float(a) for a in answers[at:at + len(chunk)]]
+            at += len(chunk) + 1
         return scores
     finally:
         del scorer  # its __del__ stops the Java process
