@@ -37,6 +37,7 @@ She walks in.
 
 def _write(tmp_path: Path, name: str, text: str | object) -> Path:
     path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text if isinstance(text, str) else json.dumps(text), encoding="utf-8")
     return path
 
@@ -135,3 +136,50 @@ def test_batched_meteor_equals_pycocoevalcaps_one_request_at_a_time(monkeypatch)
                                        {n: [h] for n, (h, _) in enumerate(requests)})
     del scorer
     assert got == [float(s) for s in expected]
+
+
+def _segments(*cues):
+    return {str(n + 1): {"start": a, "end": b, "text": t} for n, (a, b, t) in enumerate(cues)}
+
+
+def test_folders_of_films_are_matched_by_name_with_durations_from_json(tmp_path):
+    from uniad.eval.timed.layout import folder_set, read_durations
+
+    for film in ("a", "b"):
+        _write(tmp_path / "pred", f"{film}.json", _segments((1.0, 2.0, "x")))
+        _write(tmp_path / "ref", f"{film}.srt", "1\n00:00:01,000 --> 00:00:02,000\nx\n")
+        _write(tmp_path / "subs", f"{film}.vtt", "WEBVTT\n\n00:00:05.000 --> 00:00:06.000\nHi.\n")
+    durations = read_durations(str(_write(tmp_path, "d.json", {"a": 30, "b": 12.5})))
+    scoring = folder_set(tmp_path / "pred", [tmp_path / "ref"], tmp_path / "subs", durations)
+    assert [(u.key, u.items[0].end, u.items[0].gaps) for u in scoring.units] == [
+        ("a", 30.0, ((0.0, 5.0), (6.0, 30.0))), ("b", 12.5, ((0.0, 5.0), (6.0, 12.5)))]
+    (tmp_path / "pred" / "b.json").unlink()
+    with pytest.raises(DataError, match="no generated track for film 'b'"):
+        folder_set(tmp_path / "pred", [tmp_path / "ref"], tmp_path / "subs", durations)
+
+
+def test_reframed_challenge_layout_is_read_as_their_code_reads_it(tmp_path):
+    from uniad.eval.timed.layout import reframed_set
+    from uniad.eval.timed.pipeline import assign
+
+    ref = tmp_path / "reference_data" / "challenge"
+    scenes = {"s1": {"start": 0, "end": 30}, "s2": {"start": 30, "end": 50},
+              "s3": {"start": 50, "end": 80}, "end_credits": {"start": 80, "end": 90}}
+    sequences = {"q1": ["s1", "s2"], "q2": ["s3"], "q3": ["end_credits"]}
+    for movie in ("m1", "m2"):
+        _write(ref / "scenes", f"{movie}.json", scenes)
+        _write(ref / "sequences", f"{movie}.json", sequences)
+        _write(ref / "subs", f"{movie}.json", _segments((10.0, 12.0, "Hi."), (49.0, 52.0, "Yes.")))
+        for name in ("reference1", "reference2"):
+            _write(ref / name, f"{movie}.json", {"1": {"start": 2, "end": 4, "text": "Anna sits.", "scene": "s1"},
+                                                  "2": {"start": 60, "end": 62, "text": "Tom.", "scene": "s3"}})
+    _write(tmp_path / "meta", "reframed-challenge.json", {"m1": ["q1", "q2", "q3"], "m2": ["q1", "q2", "q3"]})
+    _write(tmp_path / "generations" / "challenge" / "mine", "m1.json", _segments((2.0, 4.0, "Anna sits."), (45.0, 55.0, "Across.")))
+    scoring = reframed_set(tmp_path, "challenge", "mine")
+    m1, m2 = scoring.units
+    assert (m1.covered, m2.covered) == (True, False) and "m2: no generations" in scoring.notes[0]
+    assert [(i.name, i.start, i.end) for i in m1.items] == [("q1", 0.0, 50.0), ("q2", 50.0, 80.0)]
+    assert m1.items[0].gaps == ((0.0, 10.0), (12.0, 49.0)) and m1.items[1].gaps == ((52.0, 80.0),)
+    assert [len(r) for r in m1.items[0].references] == [1, 1]
+    by_item = assign(m1, scoring.cues["m1"])  # 45-55 overlaps q1 by 5 s and q2 by 5 s: q1 first
+    assert [s.text for s in by_item["q1"]] == ["Anna sits.", "Across."] and by_item["q2"] == []
