@@ -104,7 +104,8 @@ def tokenize_segments(groups: Sequence[Sequence[Segment]], tokenize: Tokenize) -
 
 def as_written(segments: Sequence[Segment]) -> list[Segment]:
     """A variant's cues as REFRAMED's preprocessing writes and re-reads them (step 3, before
-    the overlap cut): cues with tokens, times rounded as it computes them, its order."""
+    the overlap cut): cues with tokens, times rounded as it computes them (the end is
+    interpolated as start + (end - start) x tokens / tokens), its order."""
     written = [Segment(round(s.start, 3), round(s.start + (s.end - s.start) * 1.0, 3),
                        s.text.strip(), s.tokens) for s in segments if s.tokens]
     order = sorted(range(len(written)),
@@ -113,6 +114,8 @@ def as_written(segments: Sequence[Segment]) -> list[Segment]:
 
 
 def assign(unit: Unit, segments: Sequence[Segment]) -> dict[str, list[Segment]]:
+    """Cues per item name: all to a single-item unit; else each to the item it overlaps
+    longest (the first on a tie; none when it overlaps no item)."""
     out: dict[str, list[Segment]] = {item.name: [] for item in unit.items}
     if not unit.by_overlap:
         out[unit.items[0].name] = list(segments)
