@@ -18,7 +18,8 @@ from uniad.eval.timed.significance import ALPHA, TestResult
 PARTS = {
     "gap CIDEr / METEOR, SODA-M / SODA-T, raw and realistic": "ran",
     "sentence / element splitting (REFRAMED's SaT models)": "off: cues are scored whole",
-    "QEval / QEval-T (questions answered by an LLM)": "off: not available here",
+    "QEval / QEval-T (questions answered by an LLM)": "off: not implemented; reference "
+                                                      "questions are ignored",
 }
 
 
