@@ -183,3 +183,25 @@ def test_reframed_challenge_layout_is_read_as_their_code_reads_it(tmp_path):
     assert [len(r) for r in m1.items[0].references] == [1, 1]
     by_item = assign(m1, scoring.cues["m1"])  # 45-55 overlaps q1 by 5 s and q2 by 5 s: q1 first
     assert [s.text for s in by_item["q1"]] == ["Anna sits.", "Across."] and by_item["q2"] == []
+
+
+def test_against_runs_reframeds_test_per_variant_and_metric(tmp_path, monkeypatch):
+    from test_timed_metrics import unigram_f1, whitespace_tokenize
+    from uniad.eval.timed import run
+    from uniad.eval.timed.layout import film_set
+    from uniad.text import JavaPTBTokenizer
+
+    monkeypatch.setattr(run, "meteor_scores", unigram_f1)  # no Java: stand-ins for both tools
+    monkeypatch.setattr(JavaPTBTokenizer, "tokenize", lambda self, texts: whitespace_tokenize(texts))
+    ref = _write(tmp_path, "ref.json", _segments((1.0, 3.0, "Anna opens the door."),
+                                                 (12.0, 14.0, "Tom sits down.")))
+    subs = _write(tmp_path, "subs.json", _segments((8.0, 10.0, "Hi.")))
+    good = _write(tmp_path, "good.json", _segments((1.0, 3.0, "Anna opens the door."),
+                                                   (12.0, 14.0, "Tom sits.")))
+    bad = _write(tmp_path, "bad.json", _segments((1.0, 3.0, "A car."), (8.5, 9.5, "Rain.")))
+    report = run.score_timed(film_set(good, [ref], subs, 16.0), against=film_set(bad, [ref], subs, 16.0),
+                             rounds=200)
+    tests = report["significance"]
+    assert set(tests) == {"raw", "realistic"} and set(tests["raw"]) == {"CIDEr", "METEOR", "SODA-M", "SODA-T"}
+    assert tests["raw"]["METEOR"]["paired"] and tests["raw"]["METEOR"]["difference"] > 0
+    assert report["raw"]["METEOR"] - tests["raw"]["METEOR"]["difference"] == pytest.approx(0.0)

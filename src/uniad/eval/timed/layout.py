@@ -46,17 +46,19 @@ def _item(name: str, movie: str, start: float, end: float, dialogue: Sequence[In
 
 def film_set(pred: Path, refs: Sequence[Path], dialogue: Path | Sequence[Interval],
              duration: float | None, name: str | None = None, min_gap_s: float = 1.0) -> ScoringSet:
-    """One film from its files (``dialogue``: a subtitle file or the dialogue's intervals)."""
+    """One film from its files (``dialogue``: a subtitle file or the dialogue's intervals).
+    It is called ``name`` (default "film", so two systems' tracks of one film pair up in
+    the significance test)."""
     cues = read_track(pred)
     references = [read_track(r, reference=True) for r in refs]
     lines = read_dialogue(dialogue) if isinstance(dialogue, (str, Path)) else merge_overlapping(dialogue)
     notes = []
+    name = name or "film"
     if duration is None:
         ends = [e for _, e in lines] + [s.end for r in references for s in r] + [s.end for s in cues]
         duration = max(ends, default=0.0)
-        notes.append(f"{name or pred.stem}: no duration given, using the latest time in its "
-                     f"files ({duration:.3f} s)")
-    name = name or pred.stem
+        notes.append(f"{name}: no duration given, using the latest time in its files "
+                     f"({duration:.3f} s)")
     unit = Unit(name, name, (_item(name, name, 0.0, duration, lines, references, min_gap_s),))
     return ScoringSet([unit], {name: cues}, notes)
 
