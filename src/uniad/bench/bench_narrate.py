@@ -6,6 +6,11 @@ sentences of 4 to 24 words, cycled; no model, so the figures are the pipeline's)
 default voice (Piper): the REFRAMED realistic-rule pass rate (must be 100 %), mean and
 max words per minute, overflow and extended counts, fit statuses, and seconds per stage
 (film generation, voice activity, shot cuts, describe + speech fitting, deliverables).
+The written track is then scored with REFRAMED's timed metrics (``timed``: gap CIDEr /
+METEOR, SODA-M / SODA-T, raw and realistic, x100; needs Java) against the film's known
+events: one per true dialogue gap of at least ``min_gap`` seconds, saying the sentence the
+stub describer is scripted to say at that turn, so the scores measure how well the
+pipeline (voice activity, gap finding, planning, fitting) places what it was told.
 
 Decoding: a generated H.264 video (FFmpeg ``testsrc2``, default 1280x720 at 25 fps) is
 decoded with :func:`uniad.narrate.media.video.iter_frames` at the feature rate (5 fps), at full
@@ -202,6 +207,34 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
              "%d overflow(s); stages %s", len(cues), len(gaps), args.film_minutes,
              100 * report["info"]["realistic_pass_rate"], results["wpm_mean"],
              results["wpm_max"], report["info"]["overflow_count"], stages)
+    results["timed"] = timed_scores(film, paths["srt"], settings.min_gap_s, tmp)
+
+
+def known_events(speech: Sequence[tuple[float, float]], seconds: float,
+                 min_gap_s: float) -> list[dict[str, object]]:
+    """The bench film's reference track: the k-th true dialogue gap says SENTENCES[k]."""
+    from uniad.eval.timed.gaps import dialogue_gaps, merge_overlapping
+
+    gaps = dialogue_gaps(merge_overlapping(speech), 0.0, seconds, min_gap_s)
+    return [{"start": a, "end": b, "text": SENTENCES[k % len(SENTENCES)]}
+            for k, (a, b) in enumerate(gaps)]
+
+
+def timed_scores(film, track: Path, min_gap_s: float, tmp: Path) -> dict[str, object]:
+    """REFRAMED's timed scores of the written track against the film's known events."""
+    from uniad.eval.timed.run import score_written_track, summary_line
+    from uniad.text import JAVA_MISSING, java_available
+
+    if not java_available():
+        return {"skipped": f"METEOR needs Java: {JAVA_MISSING}"}
+    events = known_events(film.speech, film.duration, min_gap_s)
+    reference = write_json(tmp / "known_events.json",
+                           {str(n + 1): event for n, event in enumerate(events)})
+    report = score_written_track(track, [reference], film.subtitles, film.duration)
+    log.info("%s against %d known events, %.1f s", summary_line(report), len(events),
+             report["seconds"])
+    return {v: {m: report[v][m] for m in ("CIDEr", "METEOR", "SODA-M", "SODA-T", "cues")}
+            for v in ("raw", "realistic")} | {"events": len(events), "seconds": report["seconds"]}
 
 
 def time_ocr(tmp: Path, size: str, seconds: float = 12.0) -> dict[str, float]:

@@ -4,11 +4,13 @@ local vision-language model, or an OpenAI-compatible server) -> a timed AD track
 from __future__ import annotations
 
 import argparse
+import json
 
 from uniad.commands.narration_options import add_narration_options, settings_from
 from uniad.commands.options import (
     add_describer_options, add_section_flags, section_from_flags, section_overrides,
 )
+from uniad.commands.reference_option import add_reference_option, check_references, score_reference
 from uniad.config import DescriberConfig, NarrateConfig, ScreenTextConfig
 
 
@@ -25,11 +27,13 @@ def _handler(args: argparse.Namespace) -> int:
     checkpoint = checkpoint_dir(args.checkpoint) if args.checkpoint else None  # RUN or RUN/final
     writable_folder(args.out, "--out")
     refuse_existing_file(args.cache_dir, "--cache-dir")
+    check_references(args.reference)
     config = load_config(path=checkpoint / CONFIG_FILE if checkpoint else None,
                          overrides=overrides)
     result = narrate(
         args.video, args.cast, checkpoint, args.out, subtitles=args.subtitles,
-        narration=narration, screen_text=screen_text, describer=describer, model_settings=config.narrate, encoder=args.visual_encoder,
+        narration=narration, screen_text=screen_text, describer=describer,
+        model_settings=config.narrate, encoder=args.visual_encoder,
         speak=args.speak, mix=args.mix, cache_dir=args.cache_dir, device=args.device,
     )
     where = (f"features {'from cache' if result.cache_hit else 'extracted'}: {result.features}"
@@ -37,6 +41,12 @@ def _handler(args: argparse.Namespace) -> int:
     print(f"{len(result.ads)} ADs in {len(result.slots)} slots ({where})")
     for kind, path in result.paths.items():
         print(f"  {kind}: {path}")
+    if args.reference:
+        from uniad.narrate.media.video import probe
+
+        dialogue = args.subtitles or json.loads(result.paths["json"].read_text())["info"]["dialogue"]
+        print(score_reference(result.paths["srt"], args.reference, dialogue,
+                              probe(args.video).duration, args.out))
     return 0
 
 
@@ -64,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_describer_options(parser)
     add_section_flags(parser, ScreenTextConfig)  # --read-text, --ocr-*
     parser.add_argument("--subtitles", default=None, help="dialogue subtitles (SRT or WebVTT)")
+    add_reference_option(parser)
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--visual-encoder", default=None, metavar="CLIP_FOLDER",
                         help="local CLIP vision weights the checkpoint was trained with "
