@@ -13,16 +13,16 @@ from pathlib import Path
 
 from PIL import Image
 
-from uniad.testing.browser import headless_chromium
-from uniad.narrate.deliver.deliverables import write_deliverables
-from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.config import NarrationConfig
 from uniad.narrate.core import Description
+from uniad.narrate.deliver.deliverables import write_deliverables
 from uniad.narrate.deliver.plan import plan_cues
-from uniad.world.sample_media import make_dialogue_film
-from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.deliver.speech import make_engine
+from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.media.video import probe
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.testing.browser import headless_chromium
+from uniad.world.sample_media import make_dialogue_film
 
 LINES = ((1.0, "Where were you last night?"), (6.0, "I was out with Tom."),
          (12.5, "Sit down, please."), (17.0, "Who called?"))
@@ -33,7 +33,7 @@ TEXTS = ("Anna opens the door.", "Tom hangs up his wet coat.", "",
 def main(out: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         film = make_dialogue_film(Path(tmp) / "media", LINES, 20.0, cuts=(4.0, 9.5, 15.0))
-        settings = NarrationSettings()
+        settings = NarrationConfig()
         info = probe(film.video)
         dialogue = speech_spans(film.video, info, settings)
         gaps = find_gaps(dialogue, info.duration, settings, shot_cuts(film.video))

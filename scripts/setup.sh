@@ -15,8 +15,9 @@ TORCH_SPEC=${UNIAD_TORCH:-torch==2.13.0}
 
 # System tools: ffmpeg (narration: audio/video mux), espeak-ng (speech), Java (the PTB
 # tokenizer and METEOR of the COCO caption metrics), Chromium and its driver (the review
-# page's browser test), tesseract (on-screen text; other languages: apt install
-# tesseract-ocr-LANG). Installed with apt when we can.
+# and authoring pages' browser tests), npm (axe-core, the pages' accessibility audit),
+# tesseract (on-screen text; other languages: apt install tesseract-ocr-LANG). Installed
+# with apt when we can.
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
@@ -24,6 +25,7 @@ command -v java >/dev/null || missing+=(default-jre-headless)
 command -v tesseract >/dev/null || missing+=(tesseract-ocr tesseract-ocr-eng)  # on-screen text
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v npm >/dev/null || missing+=(npm)  # axe-core for the accessibility audit
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${missing[*]} with apt-get"
@@ -33,6 +35,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: warning: ${missing[*]} not found; install them with your package manager" >&2
     echo "setup: (narration speech/mixing and METEOR need them; everything else works)" >&2
   fi
+fi
+
+# The npm tools the tests use, in .node/: the W3C WebVTT parser (npm webvtt-parser), which
+# ad.vtt is validated with, and axe-core, whose axe.min.js the authoring page's browser
+# test injects for its accessibility audit.
+if command -v npm >/dev/null && { [ ! -d .node/node_modules/webvtt-parser ] \
+    || [ ! -f .node/node_modules/axe-core/axe.min.js ]; }; then
+  npm install --prefix .node --no-audit --no-fund -s 'webvtt-parser@2' 'axe-core@4.10' >/dev/null \
+    || echo "setup: warning: npm could not install webvtt-parser and axe-core (their tests fail or skip)" >&2
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -35,7 +35,7 @@ def _timed_samples(world: Path, batch_size: int):
     """The samples the timed steps read, worked out from the loop's epoch order (the
     warm-up's batches come first), and the tiny model's tokenizer for them."""
     config = bench.bench_config([], batch_size, False, seed=0)
-    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
+    model, dataset = build_for_training(*bench.world_paths(world), config)
     order = epoch_order(len(dataset), init_distributed("cpu"), config.train.seed, 0)
     timed = order[WARMUP * batch_size : (WARMUP + STEPS) * batch_size]
     return [dataset[i] for i in timed], model
@@ -112,15 +112,18 @@ def test_ratios_compare_the_right_settings() -> None:
     assert figures["data_share_b8_t1"] == pytest.approx(0.1)
 
 
-def test_hinge_step_is_timed_in_both_states_with_both_losses(world: Path) -> None:
+def test_hinge_step_is_timed_in_both_states_three_ways(world: Path) -> None:
     """The contrastive step figure: each hinge state found in the world is timed with the
-    loss of today and with the hinge kept in the graph, and the ratios come from them."""
+    shared pass, the release's two passes and the plain step, and the ratios come from them."""
     r = bench.measure_hinge(world, batch_size=BATCH, steps=1, warmup=1)
     states = {k.split("_")[0] for k in r if k.endswith("_samples_per_s")}
     assert states and states <= {"inactive", "active"}
     for state in states:
-        assert r[f"{state}_now_samples_per_s"] > 0 and r[f"{state}_before_samples_per_s"] > 0
+        for name in ("shared", "separate", "release", "plain"):
+            assert r[f"{state}_{name}_samples_per_s"] > 0
     ratios = {key: value for key, _, value in bench.ratios([r])}
     for state in states:
-        assert ratios[f"hinge_{state}_now_vs_before"] == pytest.approx(
-            r[f"{state}_now_samples_per_s"] / r[f"{state}_before_samples_per_s"])
+        for other in ("release", "separate", "plain"):
+            assert ratios[f"hinge_{state}_shared_vs_{other}"] == pytest.approx(
+                r[f"{state}_shared_samples_per_s"] / r[f"{state}_{other}_samples_per_s"])
+    assert r["mean_sequence_tokens"] > 60  # the release's 30 video slots and more

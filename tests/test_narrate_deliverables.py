@@ -16,17 +16,17 @@ import pytest
 import srt
 from media import ffprobe_duration, ffprobe_streams
 
+from uniad.config import NarrationConfig
+from uniad.narrate.core import Description
 from uniad.narrate.deliver.dapt import dapt_problems
 from uniad.narrate.deliver.deliverables import write_deliverables
-from uniad.narrate.timeline.gaps import find_gaps, speech_spans
-from uniad.narrate.core import Description
 from uniad.narrate.deliver.plan import plan_cues
-from uniad.world.sample_media import make_dialogue_film
-from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.deliver.speech import make_engine
-from uniad.narrate.timeline.timing import check_cues
+from uniad.narrate.media.shots import shot_cuts
 from uniad.narrate.media.video import decode_audio, probe
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.narrate.timeline.timing import check_cues
+from uniad.world.sample_media import make_dialogue_film
 
 LINES = ((1.0, "Where were you last night?"), (6.0, "I was out with Tom."),
          (12.5, "Sit down, please."))
@@ -44,7 +44,9 @@ class ByGap:
         self.index = {g.start: i for i, g in enumerate(gaps)}
         self.asked: set[float] = set()
 
-    def __call__(self, slot, max_words, previous):
+    avoids = False
+
+    def __call__(self, slot, max_words, previous, avoid=()):
         if slot.start in self.asked:
             return Description("")
         self.asked.add(slot.start)
@@ -55,7 +57,7 @@ class ByGap:
 def narrated(tmp_path_factory):
     root = tmp_path_factory.mktemp("deliver")
     film = make_dialogue_film(root / "media", LINES, 16.0, cuts=(4.0, 9.5))
-    settings = NarrationSettings(extended=True)
+    settings = NarrationConfig(extended=True)
     info = probe(film.video)
     dialogue = speech_spans(film.video, info, settings)
     gaps = find_gaps(dialogue, info.duration, settings, shot_cuts(film.video))

@@ -12,8 +12,8 @@ from media import DIALOGUE, DURATION, SILENT, make_srt, make_video
 from PIL import Image
 
 from uniad.cli import main
-from uniad.testing.openai_stub import StubChatServer
 from uniad.narrate.describe.prompt import CastPortrait, SlotContext, build_prompt, parse_answer
+from uniad.testing.openai_stub import StubChatServer
 from uniad.world.sample_media import Caption, make_image, make_text_video
 
 LONG = ("Anna walks slowly across the wide platform towards the last train while the "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 
 import h5py
 import numpy as np
@@ -12,16 +11,13 @@ from media import make_image, make_video
 from PIL import Image
 
 from uniad.data.charbank import CharacterBank
-from uniad.data.features import FeatureStore
 from uniad.errors import DataError, UniADError
 from uniad.narrate.describe.cast import build_bank, read_cast
 from uniad.narrate.describe.encoder import (
-    CLIPVisionEncoder,
-    OpenCLIPEncoder,
-    VisualEncoder,
-    random_clip_encoder,
+    CLIPVisionEncoder, OpenCLIPEncoder, VisualEncoder, random_clip_encoder,
 )
-from uniad.narrate.describe.extract import check_encoder, extract_features, store_encoder
+from uniad.narrate.describe.extract import FrameFeatures, check_encoder
+from uniad.narrate.media.video import iter_frame_batches
 
 TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
             image_size=32, patch_size=8, projection_dim=16)
@@ -88,21 +84,28 @@ def test_open_clip_is_optional(tmp_path):
             OpenCLIPEncoder("ViT-L-14", tmp_path / "w.bin")
 
 
-def test_extraction_writes_a_timeline_store_and_caches(encoder, video, tmp_path, caplog):
-    path = extract_features(video, encoder, fps=5.0, cache_dir=tmp_path, batch_size=7)
-    with h5py.File(path) as f:
-        assert dict(f.attrs) == {"fps": 5.0, "layout": "timeline", "encoder": encoder.name}
-        assert f["clip"].shape == (int(4.0 * 5), 16)
-    store = FeatureStore(path, fps=5.0)
-    assert store.window("clip", 1.0, 2.0).shape[1] == 16
-    mtime = path.stat().st_mtime_ns
-    with caplog.at_level(logging.INFO, logger="uniad.narrate.describe.extract"):
-        again = extract_features(video, encoder, fps=5.0, cache_dir=tmp_path)
-    assert again == path and path.stat().st_mtime_ns == mtime
-    assert "cache hit" in caplog.text
-    # another fps is another store
-    assert extract_features(video, encoder, fps=2.0, cache_dir=tmp_path) != path
-    assert store_encoder(path) == (encoder.name, 16)
+def test_features_are_encoded_where_read_equal_a_full_decode_and_are_cached(encoder, video,
+                                                                             tmp_path):
+    store = FrameFeatures(video, encoder, 5.0, 4.0, tmp_path)
+    window = store.window("clip", 1.0, 2.0)
+    assert window.shape == (6, 16) and store.encoded_now == 0  # nothing read yet
+    rows = window[np.array([0, 5])]
+    assert rows.shape == (2, 16) and store.encoded_now == 2
+    every = np.concatenate([encoder.encode(images)
+                            for _, images in iter_frame_batches(video, 5.0)])
+    np.testing.assert_allclose(rows, every[[5, 10]], atol=1e-5)  # the frames at 1 s and 2 s
+    np.testing.assert_allclose(np.asarray(window), every[5:11], atol=1e-5)
+    assert store.encoded_now == 6 and store.cached == 6
+    store.close()
+    with h5py.File(store.path) as f:
+        assert f.attrs["encoder"] == encoder.name and f["features"].shape == (20, 16)
+    again = FrameFeatures(video, encoder, 5.0, 4.0, tmp_path)
+    np.testing.assert_allclose(again.window("clip", 0.9, 2.1)[:], every[5:11], atol=1e-5)
+    assert again.encoded_now == 0  # all six from the cache
+    again.close()
+    assert FrameFeatures(video, encoder, 2.0, 4.0, tmp_path).path != store.path  # another rate
+    with pytest.raises(DataError, match="no features for 'other'"):
+        again.window("other", 0.0, 1.0)
 
 
 def test_check_encoder_refuses_a_different_width_or_name():

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from uniad.config import NarrationConfig
+from uniad.narrate.core import Description, Slot
 from uniad.narrate.deliver.fit import fit_speech
-from uniad.narrate.core import Description
 from uniad.narrate.deliver.plan import plan_cues
-from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.core import Slot
 from uniad.narrate.deliver.speech import NATURAL_WPM
 
 
@@ -72,7 +71,7 @@ def test_plan_reports_the_drop_in_the_overflow_list_and_keeps_the_rest():
         return Description(next(answers, ""))
 
     # a slow voice (60 WPM): six words cannot be said in 2.4 s even at +20 % and 1.15x
-    plan = plan_cues([Slot(0.0, 2.4), Slot(3.0, 5.5)], describe, NarrationSettings(),
+    plan = plan_cues([Slot(0.0, 2.4), Slot(3.0, 5.5)], describe, NarrationConfig(),
                      StubVoice(per_word=1.0))
     assert [c.text for c in plan.cues] == ["Tom sits."]
     assert plan.cues[0].meta["fit"] == "fits"

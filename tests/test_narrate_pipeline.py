@@ -4,29 +4,31 @@ from __future__ import annotations
 
 import pytest
 
-from uniad.narrate.core import Description
+from uniad.config import NarrationConfig
+from uniad.narrate.core import Description, NarratedAD, Slot
 from uniad.narrate.deliver.plan import ask, cut_to_budget, plan_cues
-from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.core import Slot
 from uniad.narrate.timeline.timing import word_count
-from uniad.narrate.core import NarratedAD
 
 
 class Stub:
     """Answers from a list, in turn; records every request."""
 
+    avoids = False
+
     def __init__(self, *answers: str) -> None:
         self.answers = list(answers)
         self.calls: list[tuple[Slot, int, int]] = []
 
-    def __call__(self, slot, max_words, previous):
+    def __call__(self, slot, max_words, previous, avoid=()):
         self.calls.append((slot, max_words, len(previous)))
         return Description(self.answers.pop(0) if self.answers else "A car passes.",
                            ("Anna",), {"score": -1.0})
 
 
 class Avoiding(Stub):
-    """A describer that takes the optional ``avoid`` keyword."""
+    """A describer that steers away from the texts in ``avoid``."""
+
+    avoids = True
 
     def __init__(self, *answers: str) -> None:
         super().__init__(*answers)
@@ -43,7 +45,7 @@ def test_cues_are_planned_within_budget_and_never_overlap():
     long = " ".join(["Anna walks slowly across the room,"] * 6) + " then sits."
     stub = Stub(long, "Anna walks in.", "", "Anna sits.")
     plan = plan_cues([Slot(0, 4), Slot(5, 9), Slot(9.5, 10.0), Slot(10.2, 13)], stub,
-                     NarrationSettings())
+                     NarrationConfig())
     # 4 s hold 12 tokens at 180 WPM, 2.8 s hold 8; the long answer is re-asked once with
     # the overshoot removed; the 0.5 s gap is never asked; context grows with each cue
     assert [(c[1], c[2]) for c in stub.calls] == [(12, 0), (2, 0), (12, 1), (8, 1)]
@@ -58,7 +60,7 @@ def test_cues_are_planned_within_budget_and_never_overlap():
 
 
 def test_skip_leaves_the_gap_silent():
-    plan = plan_cues([Slot(0, 3), Slot(4, 7)], Stub("", "  "), NarrationSettings())
+    plan = plan_cues([Slot(0, 3), Slot(4, 7)], Stub("", "  "), NarrationConfig())
     assert plan.cues == []
 
 
@@ -71,7 +73,7 @@ def test_a_word_for_word_repeat_is_re_asked_with_it_banned_or_skipped():
     text, _ = ask(Stub("Anna opens the door."), Slot(3, 6), 9, [first])
     assert text == ""
     plan = plan_cues([Slot(0, 3), Slot(4, 7), Slot(8, 11)],
-                     Stub("Tom waits.", "Tom waits.", "Tom waits."), NarrationSettings())
+                     Stub("Tom waits.", "Tom waits.", "Tom waits."), NarrationConfig())
     assert [c.text for c in plan.cues] == ["Tom waits."]
 
 
@@ -84,7 +86,7 @@ def test_cut_to_budget_counts_ptb_tokens_with_punctuation(budget):
 
 
 def test_a_literal_skip_answer_is_a_skip():
-    plan = plan_cues([Slot(0, 3), Slot(4, 7)], Stub("SKIP", "Skip."), NarrationSettings())
+    plan = plan_cues([Slot(0, 3), Slot(4, 7)], Stub("SKIP", "Skip."), NarrationConfig())
     assert plan.cues == []
 
 
@@ -96,10 +98,11 @@ def test_narration_flags_build_the_settings_and_refuse_bad_values(tmp_path, caps
         "narrate", "v.mp4", "--cast", "c.json", "--checkpoint", "ck", "--out", "o",
         "--extended", "--wpm", "160", "--gaps", "energy", "--min-gap", "2", "--voice", "espeak",
         "--no-cut-split"])
-    assert settings_from(args) == NarrationSettings(
+    assert settings_from(args) == NarrationConfig(
         extended=True, plan_wpm=160, gap_source="energy", min_gap_s=2.0, voice="espeak",
         split_at_cuts=False)
     (tmp_path / "ad.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nAnna sits.\n")
     assert main(["render", str(tmp_path / "ad.srt"), "--video", "v.mp4", "--out",
                  str(tmp_path / "o"), "--wpm", "400"]) == 2
-    assert "plan_wpm" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--wpm must be <= 299, got 400" in err and "plan_wpm" not in err

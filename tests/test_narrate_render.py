@@ -9,15 +9,15 @@ import pytest
 import srt
 
 from uniad.cli import main
-from uniad.testing.browser import browser_missing, headless_chromium
+from uniad.config import NarrationConfig
+from uniad.narrate.core import Description
 from uniad.narrate.deliver.dapt import dapt_problems
 from uniad.narrate.deliver.deliverables import write_deliverables
-from uniad.narrate.timeline.gaps import find_gaps, speech_spans
-from uniad.narrate.core import Description
 from uniad.narrate.deliver.plan import plan_cues
-from uniad.world.sample_media import make_dialogue_film
-from uniad.narrate.settings import NarrationSettings
 from uniad.narrate.media.video import probe
+from uniad.narrate.timeline.gaps import find_gaps, speech_spans
+from uniad.testing.browser import browser_missing, headless_chromium
+from uniad.world.sample_media import make_dialogue_film
 
 LINES = ((0.5, "Where were you?"), (5.0, "Out."), (9.0, "Sit down."))
 
@@ -27,7 +27,7 @@ def script(tmp_path_factory):
     """A narration's ad.json (text only, no speech) for a 12 s film."""
     root = tmp_path_factory.mktemp("render")
     film = make_dialogue_film(root / "media", LINES, 12.0)
-    settings = NarrationSettings()
+    settings = NarrationConfig()
     info = probe(film.video)
     dialogue = speech_spans(film.video, info, settings)
     gaps = find_gaps(dialogue, info.duration, settings)

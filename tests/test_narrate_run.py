@@ -273,3 +273,80 @@ def test_the_uniad_describer_bans_a_repeat_when_asked():
     # the exact token sequence is banned (the random tiny model's text is byte soup whose
     # decoding can hide the difference, so compare what it generated)
     assert outputs[2] != outputs[0]
+
+
+def test_only_the_frames_the_model_reads_are_encoded_and_the_narration_is_unchanged(media,
+                                                                                     tmp_path):
+    """The lazy store encodes exactly the rows the slots' samples read (the slot's
+    video_length frames and the previous clip's), and narrates as a store holding every
+    frame of the film at 5 fps did."""
+    import numpy as np
+
+    from uniad.config import NarrationConfig
+    from uniad.data.features import FeatureStore, write_feature_store
+    from uniad.data.sampling import linspace_indices
+    from uniad.data.features import exact_frame_span
+    from uniad.model.uniad import UniAD
+    from uniad.narrate.deliver.plan import plan_cues
+    from uniad.narrate.describe.cast import build_bank
+    from uniad.narrate.describe.encoder import encoder_from_name
+    from uniad.narrate.describe.extract import FrameFeatures, video_id_for
+    from uniad.narrate.describe.uniad import UniADDescriber
+    from uniad.narrate.media.video import iter_frame_batches, probe
+    from uniad.narrate.timeline.slots import slots_between
+    from uniad.narrate.timeline.subtitles import read_subtitle_intervals
+
+    model = UniAD.from_pretrained(media["ckpt"])
+    encoder = encoder_from_name(model.config.model.visual_encoder)
+    duration, data = probe(media["video"]).duration, model.config.data
+    video_id = video_id_for(media["video"])
+    bank = build_bank(media["cast"], encoder, video_id)
+    slots = slots_between(read_subtitle_intervals(media["srt"]), duration, min_gap=1.0)
+    settings = NarrationConfig(min_gap_s=1.0)
+
+    # Every frame at 5 fps, as narration encoded them before.
+    every = np.concatenate([encoder.encode(images)
+                            for _, images in iter_frame_batches(media["video"], data.fps)])
+    write_feature_store(tmp_path / "all.h5", {video_id: every}, fps=data.fps, layout="timeline",
+                        dtype="float32", encoder=encoder.name)
+    with FeatureStore(tmp_path / "all.h5", fps=data.fps) as full:
+        before = plan_cues(slots, UniADDescriber(model, full, video_id, bank), settings)
+
+    lazy = FrameFeatures(media["video"], encoder, data.fps, duration, tmp_path / "cache")
+    after = plan_cues(slots, UniADDescriber(model, lazy, video_id, bank), settings)
+    lazy.close()
+    assert [(c.start, c.end, c.text) for c in after.cues] == [
+        (c.start, c.end, c.text) for c in before.cues]
+    assert after.cues  # the comparison is not of two empty narrations
+
+    def read(start, end):
+        first, last = exact_frame_span(start, end, data.fps)
+        last = min(last, len(every) - 1)
+        return {first + int(i) for i in linspace_indices(last - first + 1, data.video_length)}
+
+    spans = [(s.start, s.end) for s in slots]  # each slot asked (maybe twice: same frames)
+    spans += [(c.start, c.end) for c in after.cues[:-1]]  # each AD is the next one's previous clip
+    expected = set().union(*(read(a, b) for a, b in spans))
+    assert lazy.encoded_now == len(expected) < len(every) / 2
+    again = FrameFeatures(media["video"], encoder, data.fps, duration, tmp_path / "cache")
+    plan_cues(slots, UniADDescriber(model, again, video_id, bank), settings)
+    assert again.encoded_now == 0 and again.cached == len(expected)  # the cache serves a rerun
+    again.close()
+
+
+def test_narration_decodes_the_film_once_for_audio_cuts_and_on_screen_text(media, tmp_path,
+                                                                            monkeypatch):
+    from uniad.narrate.media import scan
+
+    passes = []
+    real = scan.decode_once
+    monkeypatch.setattr(scan, "decode_once", lambda *a, **k: passes.append(a[1]) or real(*a, **k))
+
+    def again(*args, **kwargs):
+        raise AssertionError("the film was decoded a second time")
+
+    for where in ("uniad.narrate.timeline.gaps.decode_audio", "uniad.narrate.media.shots.iter_frames",
+                  "uniad.narrate.media.ocr.iter_frames"):
+        monkeypatch.setattr(where, again)
+    assert _narrate(media, tmp_path / "once", "--read-text", "cues") == 0
+    assert len(passes) == 1 and [s.fps for s in passes[0]] == [10.0, 1.0]  # cuts, OCR

@@ -7,13 +7,13 @@ import srt
 from media import ffprobe_duration, ffprobe_streams
 
 from uniad.data.schema import Character
-from uniad.world.synthetic import FEMALE_NAMES, MALE_NAMES
 from uniad.errors import UniADError
 from uniad.narrate.describe.cast import read_cast
-from uniad.narrate.timeline.slots import slots_between
 from uniad.narrate.media.vad import speech_intervals
-from uniad.world.sample_media import dialogue_layout, make_sample_media
 from uniad.narrate.media.video import decode_audio, probe
+from uniad.narrate.timeline.slots import slots_between
+from uniad.world.sample_media import dialogue_layout, make_sample_media
+from uniad.world.synthetic import FEMALE_NAMES, MALE_NAMES
 
 
 def test_video_subtitles_and_soundtrack_follow_the_reported_timeline(tmp_path):

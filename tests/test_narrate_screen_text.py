@@ -7,13 +7,13 @@ import pytest
 from media import DIALOGUE, DURATION, SILENT
 
 from uniad.errors import UniADError
+from uniad.narrate.core import Slot
 from uniad.narrate.media.ocr import FrameText, TesseractOCR, TextBlock, scan_video
-from uniad.world.sample_media import Caption, make_text_video
 from uniad.narrate.timeline.screen_text import (
     ScreenText, cue_text, place_cues, texts_during, track_texts,
 )
-from uniad.narrate.core import Slot
 from uniad.narrate.timeline.slots import slots_between
+from uniad.world.sample_media import Caption, make_text_video
 
 TITLE, SIGN = "THE LAST TRAIN", "EXIT"
 CAPTIONS = (

@@ -7,11 +7,11 @@ import pytest
 from media import DIALOGUE, DURATION, SILENT, make_srt, make_video, make_vtt
 
 from uniad.errors import DataError
-from uniad.narrate.timeline.slots import MARGIN, slots_between, split_long_slots
 from uniad.narrate.core import Slot, merge
-from uniad.narrate.timeline.subtitles import read_subtitle_intervals
 from uniad.narrate.media.vad import speech_intervals
 from uniad.narrate.media.video import decode_audio
+from uniad.narrate.timeline.slots import MARGIN, slots_between, split_long_slots
+from uniad.narrate.timeline.subtitles import read_subtitle_intervals
 
 
 def expected_gaps(min_gap: float) -> list[tuple[float, float]]:

@@ -9,8 +9,8 @@ from media import DURATION, ffprobe_duration, ffprobe_streams, make_video
 
 from uniad.errors import UniADError
 from uniad.narrate.deliver import mix
-from uniad.narrate.deliver.mix import duck_envelope, mix_into_video
 from uniad.narrate.deliver.fit import fit_speech
+from uniad.narrate.deliver.mix import duck_envelope, mix_into_video
 from uniad.narrate.deliver.speech import EspeakEngine, Speech, assemble_track, read_wav, write_wav
 from uniad.narrate.media.video import decode_audio
 

@@ -107,3 +107,26 @@ def test_video_without_audio_says_so(tmp_path):
     assert not probe(silent).has_audio
     with pytest.raises(DataError, match="mute.mp4.*no audio stream"):
         decode_audio(silent)
+
+
+def test_one_pass_gives_each_sink_its_frames_and_the_audio_as_separate_decodes_do(video):
+    from uniad.narrate.media.frames import frames_at
+    from uniad.narrate.media.video import FrameSink, decode_once
+
+    got: dict[float, list] = {10.0: [], 1.0: []}
+    sinks = [FrameSink(10.0, lambda t, im: got[10.0].append((t, np.asarray(im))), size=32),
+             FrameSink(1.0, lambda t, im: got[1.0].append((t, np.asarray(im))))]
+    audio = decode_once(video, sinks, audio_rate=16000)
+    np.testing.assert_array_equal(audio, decode_audio(video, 16000))
+    for fps, size in ((10.0, 32), (1.0, None)):
+        alone = [(t, np.asarray(im)) for t, im in iter_frames(video, fps, size, progress=False)]
+        assert [t for t, _ in got[fps]] == [t for t, _ in alone]
+        assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got[fps], alone))
+    # and a frame reached by seeking is the frame the timeline has at that time
+    times = [0.0, 0.4, 2.2, 3.0]
+    seeked = frames_at(video, times)
+    by_time = dict(got[1.0])
+    for t, image in zip(times, seeked):
+        if t in by_time:
+            assert np.array_equal(np.asarray(image), by_time[t])
+    assert decode_once(video, [], audio_rate=None) is None

@@ -8,12 +8,14 @@ a file in the way, a training run folder, a second process), exit codes.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,9 +29,9 @@ from test_narrate_run import media  # noqa: F401 - the narration fixture (video,
 from uniad.cli import EXIT_CRASH, EXIT_ERROR, EXIT_PROBLEMS, main
 from uniad.config import AtLeast1, load_config
 from uniad.data.formats import read_annotations
-from uniad.world.synthetic import make_world
 from uniad.eval.evaluate import LINES_FILE, output_lock
 from uniad.model.uniad import UniAD
+from uniad.world.synthetic import make_world
 
 DIM = 16
 SIZES = ["model.llm=tiny", f"model.feature_dim={DIM}", "model.perceiver_head_dim=16",
@@ -113,11 +115,17 @@ def test_a_field_added_later_is_validated_by_its_annotation():
 
 
 @pytest.mark.parametrize("flags, named", [
-    (["--fps", "0"], "'fps' must be > 0"),
-    (["--min-gap", "-1", "--max-len", "0"], "'min_gap_s' must be a number in [0.3, 30.0], got -1.0"),
-    (["--wpm", "0"], "'plan_wpm' must be a number in [60.0, 299.0], got 0.0"),
-    (["--min-gap", "9", "--max-len", "8"], "min_gap_s=9.0 must not exceed max_len_s=8.0"),
-    (["--max-characters", "two"], "'max_characters' expects an integer >= 1 or none"),
+    (["--fps", "0"], "--fps must be > 0"),
+    (["--min-gap", "-1", "--max-len", "0"], "--min-gap must be >= 0.3, got -1.0"),
+    (["--wpm", "0"], "--wpm must be >= 60, got 0.0"),
+    (["--min-gap", "9", "--max-len", "8"], "--min-gap 9 must not exceed --max-len 8"),
+    (["--max-characters", "two"], "--max-characters expects an integer >= 1 or none"),
+    (["--ocr-fps", "0"], "--ocr-fps must be > 0, got 0.0"),
+    (["--ocr-min-confidence", "150"], "--ocr-min-confidence must be <= 100"),
+    (["--vad-aggressiveness", "7"], "--vad-aggressiveness must be <= 3, got 7"),
+    (["--frames-per-slot", "0"], "--frames-per-slot must be >= 1, got 0"),
+    (["--describer", "gpt"], "--describer 'gpt': expected uniad, vlm:MODEL_FOLDER or openai:URL"),
+    (["--ocr-languages", "eng++fra"], "--ocr-languages 'eng++fra'"),
 ])
 def test_narrate_settings_are_checked_before_any_work(setup, capsys, tmp_path, flags, named,
                                                       monkeypatch):
@@ -125,7 +133,8 @@ def test_narrate_settings_are_checked_before_any_work(setup, capsys, tmp_path, f
     monkeypatch.setattr(UniAD, "from_pretrained", _must_not_load)
     code, err = _cli(capsys, ["narrate", str(tmp_path / "film.mp4"), "--cast", "cast.csv",
                               "--checkpoint", str(run), "--out", str(tmp_path / "o"), *flags])
-    assert code == EXIT_ERROR and named in err
+    assert code == EXIT_ERROR and named in err, err
+    assert "_s " not in err and "narration." not in err  # the flag, not the field behind it
 
 
 def _must_not_load(*args, **kwargs):
@@ -162,8 +171,21 @@ def _swap_tokenizer(folder: Path) -> None:
     other.save_pretrained(folder / "llm")
 
 
+def _swap_two_tokens(folder: Path) -> None:
+    """The same tokenizer with two ordinary tokens' ids exchanged: same size, same special
+    tokens, every count the same; only the vocabulary's fingerprint tells."""
+    path = folder / "llm" / "tokenizer.json"
+    doc = json.loads(path.read_text())
+    vocab = doc["model"]["vocab"]
+    special = {t["content"] for t in doc.get("added_tokens", [])}
+    a, b = [tok for tok in sorted(vocab, key=vocab.get) if tok not in special][-2:]
+    vocab[a], vocab[b] = vocab[b], vocab[a]
+    path.write_text(json.dumps(doc))
+
+
 @pytest.mark.parametrize("damage, named", [
     (_truncate, "model.safetensors: truncated"),
+    (_swap_two_tokens, "the checkpoint's tokenizer had vocab_sha256="),
     (lambda f: (f / "llm.json").write_text("{not json"), "llm.json: not JSON"),
     (lambda f: (f / "llm.json").write_text('{"llm": "tiny", "vocab_size": 9}'),
      "llm.json: field 'hidden_size' must be a positive integer"),
@@ -484,3 +506,93 @@ def test_narrate_on_a_full_disk_is_named(capsys, tmp_path, monkeypatch, media):
                               "--checkpoint", str(files["ckpt"]), "--out", str(out),
                               "--cache-dir", str(files["root"] / "cache"), "--speak", "--mix"])
     assert code == EXIT_ERROR and "the disk is full" in err and str(out) in err
+
+
+# -- narration inputs ----------------------------------------------------------------------
+
+def test_evaluate_settings_are_refused_before_anything_is_read(setup, capsys, tmp_path,
+                                                                monkeypatch):
+    """A bad --set is refused before the checkpoint, the data or the model is opened."""
+    _, world, run = setup
+    monkeypatch.setattr(UniAD, "from_pretrained", _must_not_load)
+    opened = []
+    monkeypatch.setattr("uniad.config.read_yaml", lambda path: opened.append(path) or {})
+    code, err = _cli(capsys, _evaluate(world, run / "final", tmp_path / "o",
+                                       "--set", "generation.max_new_tokens=0"))
+    assert code == EXIT_ERROR and "generation setting 'max_new_tokens' must be >= 1, got 0" in err
+    assert opened == [] and not (tmp_path / "o").exists()
+
+
+SRT = "1\n00:00:01,000 --> 00:00:02,500\nÉlodie says: « Ça va ? »\n\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-32"])
+def test_subtitles_are_decoded_by_their_byte_order_mark(tmp_path, encoding):
+    from uniad.narrate.timeline.subtitles import read_subtitle_cues
+
+    path = tmp_path / "dialogue.srt"
+    data = SRT.encode(encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data  # Python writes no mark for an explicit byte order
+    path.write_bytes(data)
+    assert read_subtitle_cues(path) == [(1.0, 2.5, "Élodie says: « Ça va ? »")]
+
+
+def test_undecodable_subtitles_are_named(capsys, tmp_path, media):
+    (tmp_path / "latin1.srt").write_bytes(SRT.encode("latin-1"))
+    out = tmp_path / "o"
+    code, err = _cli(capsys, ["narrate", str(media["video"]), "--cast", str(media["cast"]),
+                              "--checkpoint", str(media["ckpt"]), "--out", str(out),
+                              "--subtitles", str(tmp_path / "latin1.srt")])
+    assert code == EXIT_ERROR
+    assert f"{tmp_path / 'latin1.srt'}: not UTF-8 text (byte 32 cannot be decoded)" in err
+
+
+@pytest.mark.parametrize("kind", ["json", "srt"])
+def test_render_refuses_overlapping_cues_naming_both(capsys, tmp_path, kind):
+    """Two cues over one stretch would be shown and spoken at once: refused, both named,
+    and the earlier render in --out left as it was."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "ad.srt").write_text("earlier render\n")
+    if kind == "json":
+        track = tmp_path / "ad.json"
+        track.write_text(json.dumps({"info": {"video": str(tmp_path / "v.mp4")}, "ads": [
+            {"start": 1.0, "end": 3.0, "text": "Anna runs."},
+            {"start": 5.0, "end": 6.0, "text": "Tom waits."},
+            {"start": 2.5, "end": 4.0, "text": "She stops."}]}))
+        named = "record 0 (1-3 s) and record 2 (2.5-4 s) overlap"
+    else:
+        track = tmp_path / "ad.srt"
+        track.write_text("1\n00:00:01,000 --> 00:00:03,000\nAnna runs.\n\n"
+                         "2\n00:00:02,000 --> 00:00:04,000\nShe stops.\n\n")
+        named = "cue 1 (1-3 s) and cue 2 (2-4 s) overlap"
+    code, err = _cli(capsys, ["render", str(track), "--out", str(out), "--video", "v.mp4"])
+    assert code == EXIT_ERROR and f"{track}: {named}" in err
+    assert (out / "ad.srt").read_text() == "earlier render\n"
+
+
+@pytest.mark.parametrize("command", ["narrate", "render"])
+def test_an_unwritable_output_folder_is_refused_before_any_work(capsys, tmp_path, command,
+                                                                monkeypatch):
+    """--out that cannot take a file is named first: no video decoded, no describer asked."""
+    import uniad.narrate.media.video as video
+
+    monkeypatch.setattr(video, "probe", _must_not_load)
+    out = tmp_path / "ro"
+    out.mkdir()
+    real = tempfile.NamedTemporaryFile
+
+    def refused(*args, dir=None, **kwargs):  # root ignores chmod: refuse the write itself
+        if dir is not None and Path(dir) == out:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refused)
+    track = tmp_path / "ad.srt"
+    track.write_text("1\n00:00:01,000 --> 00:00:02,000\nAnna sits.\n")
+    argv = (["narrate", str(tmp_path / "film.mp4"), "--cast", "c.json", "--describer",
+             "openai:http://127.0.0.1:9/v1"] if command == "narrate"
+            else ["render", str(track), "--video", "film.mp4"])
+    code, err = _cli(capsys, [*argv, "--out", str(out)])
+    assert code == EXIT_ERROR and f"--out {out}: cannot write there (Permission denied)" in err

@@ -16,7 +16,7 @@ from test_release import PAPER, TINY
 from uniad.cli import main
 from uniad.config import load_config
 from uniad.model.llm import save_llm
-from uniad.model.release_cmdtv import cmdtv_to_ours
+from uniad.model.release.cmdtv import cmdtv_to_ours
 from uniad.model.tiny import build_tiny_llm
 from uniad.model.uniad import UniAD
 

@@ -47,12 +47,12 @@ def test_tokenizer_corpus_holds_what_the_llm_reads(world: Path) -> None:
     config = load_config("demo", None, ["model.feature_dim=16"])
     dataset = open_split(world / "train.json", world / "features.h5", world / "charbank.safetensors",
                          config.data, training=True, seed=0)
-    corpus = tokenizer_corpus(dataset)
+    corpus = tokenizer_corpus(dataset.events, config.data)
     event = dataset.events[1]
     line = character_text(event.candidates[0])
     assert event.text in corpus and line in corpus and "Possible characters:" in corpus
     assert f'Previous AD: "{event.context[0].text}"' in corpus
-    assert corpus == tokenizer_corpus(dataset)  # same data, same tokenizer
+    assert corpus == tokenizer_corpus(dataset.events, config.data)  # same data, same tokenizer
     _, trained = load_llm("tiny", corpus=corpus)
     _, ads_only = load_llm("tiny", corpus=[e.text for e in dataset.events])
     assert len(trained(line)["input_ids"]) <= 0.75 * len(ads_only(line)["input_ids"])

@@ -3,11 +3,10 @@ apart, and features that survive H.264 (the demo's film goes through real compre
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import pytest
 
-from uniad.narrate.describe.extract import extract_features
+from uniad.narrate.describe.extract import FrameFeatures
 from uniad.narrate.deliver.speech import write_wav
 from uniad.world import render
 from uniad.world.encoder_fit import fit_encoder
@@ -68,8 +67,11 @@ def test_features_of_a_clip_survive_h264(encoder, tmp_path):
     frames = render.render_timeline(_clip(), 22, (90, 100, 110), np.random.default_rng(4))
     audio = write_wav(tmp_path / "silence.wav", np.zeros(int(16000 * 22 / fps), np.float32), 16000)
     video = write_film_video(tmp_path / "clip.mp4", frames, fps, audio)
-    with h5py.File(extract_features(video, encoder, fps, tmp_path / "cache")) as store:
-        decoded = store["clip"][:]
+    store = FrameFeatures(video, encoder, fps, 22 / fps, tmp_path / "cache")  # as narration reads
+    try:
+        decoded = np.asarray(store.window("clip", 0.0, 21 / fps))
+    finally:
+        store.close()
     direct = encode_frames(encoder, frames)
     assert decoded.shape == direct.shape
     cos = np.sum(decoded * direct, 1) / (np.linalg.norm(decoded, axis=1)

@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # settings
     "UniADConfig": "uniad.config", "load_config": "uniad.config",
+    "NarrationConfig": "uniad.config", "ScreenTextConfig": "uniad.config",
+    "DescriberConfig": "uniad.config",
     # data
     "ADEvent": "uniad.data.schema", "Character": "uniad.data.schema", "Sample": "uniad.data.schema",
     "read_annotations": "uniad.data.formats", "FeatureStore": "uniad.data.features",

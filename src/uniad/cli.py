@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "uniad.commands.synth",
     "uniad.commands.narrate",
     "uniad.commands.render",
+    "uniad.commands.review",
     "uniad.commands.data",
     "uniad.commands.train",
     "uniad.commands.evaluate",

@@ -21,6 +21,7 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union
 
 import yaml
@@ -58,6 +59,10 @@ Sampling = Literal["tsn", "linspace", "linspace_pad", "all"]
 
 def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# The parts of a UniAD checkpoint a training run can start from (``train.init_parts``).
+INIT_PARTS = ("lora", "norm", "video_mapper", "character_mapper", "placeholders")
 
 
 @dataclass
@@ -150,6 +155,21 @@ class ModelConfig:
     # lora_A/B never act; the published mappers were trained that way too); "active": the
     # adapters act, as the paper describes. `uniad import-release` writes "shipped".
     release_lora: Literal["shipped", "active"] = "active"
+    # The LoRA arithmetic of training. "shipped": the release's train-mode forward
+    # (W - B0A0)x + B A dropout(x): loralib merged the still-zero LoRA at load time, then
+    # ``model.train()`` unmerged by subtracting B0A0, the LoRA the weights held when training
+    # mode began (the AD-pretrained one of ``--init``), from the frozen weight. "active":
+    # W x + B A dropout(x), as the paper describes. Evaluation follows ``release_lora``.
+    release_lora_train: Literal["shipped", "active"] = "active"
+    # The contrastive negative pass. "shared": one forward over the prompt and both targets
+    # (a 4D mask keeps each target to the prompt and itself), equal in loss and gradients to
+    # the release's two passes when no dropout acts; "separate": the release's second full
+    # forward with the previous AD as target (with LoRA dropout, each pass draws its own mask
+    # on the prompt, as the release does).
+    negative_pass: Literal["shared", "separate"] = "shared"
+    # Save the LLM's RMSNorm weights in checkpoints even where they do not train: ``--init``
+    # placed them (the release's AD-pretrained norms), and the run must keep them.
+    keep_norms: bool = False
 
 
 @dataclass
@@ -190,12 +210,18 @@ class TrainConfig:
     eval_every: AtLeast0[int] = 0
     save_every: AtLeast0[int] = 0
     keep_checkpoints: AtLeast1[int] = 2
+    # Full batches only, as the release's training loader (drop_last=True); false keeps an
+    # epoch's last, smaller batch (small data such as the demo's).
+    drop_last: bool = True
+    # What ``uniad train --init SOURCE`` may fill (a key of another part is refused by name):
+    # lora, norm (the LLM's RMSNorm weights), video_mapper, character_mapper, placeholders.
+    init_parts: list[str] = field(default_factory=lambda: list(INIT_PARTS))
 
 
 @dataclass
 class NarrateConfig:
     """``uniad narrate``'s settings of the UniAD describer (flags of the same names); the
-    timing, voice and gap settings are :class:`uniad.narrate.settings.NarrationSettings`.
+    timing, voice and gap settings are :class:`NarrationConfig`.
 
     ``fps`` None follows the checkpoint's ``data.fps``: features must be decoded at the
     rate the model was trained on, so there is no second default to drift from it.
@@ -206,6 +232,131 @@ class NarrateConfig:
     max_characters: AtLeast1[int] | None = field(
         default=None, metadata={"help": "give the model only the K cast members whose photo is most "
                                         "similar to the slot (default: the whole cast)"})
+
+
+def _flag(name: str, help_text: str, **more: Any) -> dict[str, Any]:
+    """Field metadata: the flag a user types for it (when not ``--field-name``) and its help."""
+    return {"flag": name, "help": help_text, **more}
+
+
+@dataclass(frozen=True)
+class NarrationConfig:
+    """How gaps are found, how fast descriptions are planned and how speech is fitted
+    (``uniad narrate`` and ``uniad render``; ``ad.json`` records it). Defaults follow
+    practitioners' tools (gaps >= 1.2 s from speech padded by 0.15 s, +20 % faster
+    synthesis, ``atempo`` <= 1.15x, 10 dB ducking) and the REFRAMED realism rule (< 300
+    words per minute, planned at 180). Fields marked ``gaps`` only matter where gaps are
+    found (not in ``uniad render``, whose gaps are the edited cues')."""
+
+    gap_source: Literal["vad", "energy"] = field(default="vad", metadata=_flag(
+        "--gaps", "speech spans from voice activity (webrtcvad) or from loudness", gaps=True))
+    vad_aggressiveness: Annotated[int, Range(0, 3)] = field(default=2, metadata=_flag(
+        "--vad-aggressiveness", "webrtcvad mode: 0 (keeps most audio as speech) .. 3", gaps=True))
+    pad_s: Annotated[float, Range(0, 2)] = field(default=0.15, metadata=_flag(
+        "--pad", "seconds kept free around each dialogue span", gaps=True))
+    min_gap_s: Annotated[float, Range(0.3, 30)] = field(default=1.2, metadata=_flag(
+        "--min-gap", "shortest dialogue gap that gets a description (seconds)", gaps=True))
+    max_len_s: Annotated[float, Range(1, 120)] = field(default=8.0, metadata=_flag(
+        "--max-len", "longer gaps are split into pieces of at most this length (seconds)",
+        gaps=True))
+    split_at_cuts: bool = field(default=True, metadata=_flag(
+        "--no-cut-split", "do not split gaps at shot cuts", gaps=True))
+    cut_threshold: Annotated[float, Range(0.01, 1)] = field(default=0.3, metadata=_flag(
+        "--cut-threshold", "mean absolute frame difference (0..1) that makes a shot cut",
+        gaps=True))
+    plan_wpm: Annotated[float, Range(60, 299)] = field(default=180.0, metadata=_flag(
+        "--wpm", "words (PTB tokens) per minute descriptions are planned at (the realism "
+        "rule allows under 300)"))
+    voice: Literal["piper", "espeak"] = field(default="piper", metadata=_flag(
+        "--voice", "piper: offline neural voice; espeak: espeak-ng"))
+    max_rate_gain: Annotated[float, Range(0, 0.5)] = field(default=0.20, metadata=_flag(
+        "--max-rate-gain", "re-synthesis up to this much faster to fit a gap"))
+    max_tempo: Annotated[float, Range(1, 2)] = field(default=1.15, metadata=_flag(
+        "--max-tempo", "then ffmpeg atempo up to this factor"))
+    duck_db: Annotated[float, Range(0, 40)] = field(default=10.0, metadata=_flag(
+        "--duck-db", "how far the soundtrack dips under a description (dB)"))
+    extended: bool = field(default=False, metadata=_flag(
+        "--extended", "also write an extended video, paused where a description needs more "
+        "time than its gap"))
+
+    def validate(self, name: Callable[[str], str] | None = None) -> NarrationConfig:
+        """Fields against their annotations, then ``min_gap_s <= max_len_s``; ``name``
+        turns a field into the words the user knows it by (a flag, a setting)."""
+        check_section(self, "narration", name)
+        name = name or (lambda f: f"narration.{f}")
+        if self.min_gap_s > self.max_len_s:
+            raise ConfigError(f"{name('min_gap_s')} {self.min_gap_s:g} must not exceed "
+                              f"{name('max_len_s')} {self.max_len_s:g} (no gap could be used)")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ScreenTextConfig:
+    """On-screen text (Tesseract OCR): read it out in gaps (``cues``), tell the describer
+    (``context``; UniAD only with ``model.use_screen_text``), or both."""
+
+    read_text: Literal["off", "cues", "context", "both"] = field(default="off", metadata={
+        "help": "what on-screen text does: read out in gaps (cues), told to the describer "
+                "(context), both, or off"})
+    ocr_languages: str = field(default="eng", metadata={
+        "help": "Tesseract languages, e.g. eng+fra (apt install tesseract-ocr-fra)"})
+    ocr_fps: Annotated[float, Range(0, 30, low_open=True)] = field(default=1.0, metadata={
+        "help": "frames per second read by OCR"})
+    ocr_min_confidence: Annotated[float, Range(0, 100)] = field(default=60.0, metadata={
+        "help": "drop OCR words below this Tesseract confidence (0-100)"})
+
+    def validate(self, name: Callable[[str], str] | None = None) -> ScreenTextConfig:
+        check_section(self, "screen_text", name)
+        name = name or (lambda f: f"screen_text.{f}")
+        if not all(part.strip() for part in self.ocr_languages.split("+")):
+            raise ConfigError(f"{name('ocr_languages')} {self.ocr_languages!r}: expected "
+                              "Tesseract language codes joined by +, e.g. eng+fra")
+        return self
+
+
+DESCRIBER_KINDS = ("uniad", "vlm", "openai")
+
+
+@dataclass(frozen=True)
+class DescriberConfig:
+    """Who writes the ADs (``uniad narrate`` and ``uniad evaluate``): the UniAD checkpoint,
+    a local image-text-to-text model folder (``vlm:FOLDER``) or an OpenAI-compatible
+    server (``openai:URL``), and the settings of the last two."""
+
+    describer: str = field(default="uniad", metadata={
+        "metavar": "uniad|vlm:FOLDER|openai:URL",
+        "help": "who writes the ADs: the UniAD --checkpoint, a local image-text-to-text model "
+                "folder (Qwen2.5-VL, SmolVLM, ...), or an OpenAI-compatible server, e.g. "
+                "openai:http://127.0.0.1:8000/v1"})
+    describer_model: str | None = field(default=None, metadata={
+        "help": "model name sent to an openai: server (default: $UNIAD_OPENAI_MODEL)"})
+    api_key: str | None = field(default=None, metadata={
+        "help": "key for an openai: server (default: $OPENAI_API_KEY; local servers need none)"})
+    frames_per_slot: AtLeast1[int] = field(default=4, metadata={
+        "help": "frames a vlm:/openai: describer sees per slot"})
+    portraits: bool = field(default=True, metadata=_flag(
+        "--no-portraits", "do not send cast photos to a vlm:/openai: describer (for servers "
+        "that accept few images per request); names are still given"))
+
+    @property
+    def kind(self) -> str:
+        return self.describer.partition(":")[0]
+
+    @property
+    def target(self) -> str | None:
+        return self.describer.partition(":")[2] or None
+
+    def validate(self, name: Callable[[str], str] | None = None) -> DescriberConfig:
+        check_section(self, "describer", name)
+        name = name or (lambda f: f"describer.{f}")
+        kind, _, target = self.describer.partition(":")
+        if not ((kind == "uniad" and not target) or (kind in ("vlm", "openai") and target)):
+            raise ConfigError(f"{name('describer')} {self.describer!r}: expected uniad, "
+                              "vlm:MODEL_FOLDER or openai:URL (e.g. openai:http://127.0.0.1:8000/v1)")
+        return self
 
 
 @dataclass
@@ -243,6 +394,14 @@ class UniADConfig:
                     f"data.video_length x (data.previous_clips + 1) = {frames} frames exceed "
                     f"the temporal position table (model.max_frames={model.max_frames}); "
                     "lower one of them, or set model.split_previous_video=true")
+        unknown = sorted(set(self.train.init_parts) - set(INIT_PARTS))
+        if unknown:
+            raise ConfigError(f"train.init_parts: unknown part(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(INIT_PARTS)})")
+        if model.release_lora_train == "shipped" and model.train_llm:
+            raise ConfigError("model.release_lora_train=shipped subtracts the initial LoRA from "
+                              "frozen base weights; it cannot go with model.train_llm=true "
+                              "(set model.release_lora_train=active)")
         if model.split_previous_video and data.video_length > model.max_frames:
             raise ConfigError(f"data.video_length={data.video_length} exceeds "
                               f"model.max_frames={model.max_frames}")
@@ -253,15 +412,17 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, include_extras=True)
 
 
-def check_section(section: Any, where: str) -> None:
+def check_section(section: Any, where: str, name: Callable[[str], str] | None = None) -> None:
     """Re-coerce every field of ``section`` in place (a no-op for valid values); for a
-    section built in code rather than loaded (datasets check theirs with it)."""
+    section built in code rather than loaded (datasets check theirs with it). Messages
+    call a field ``name(field)`` (default ``where.field``)."""
     hints = _hints(type(section))
     for spec in dataclasses.fields(section):
         value = getattr(section, spec.name)
         if value == _default(spec):
             continue  # the class's own default is its author's word, not an input to check
-        setattr(section, spec.name, coerce(value, hints[spec.name], f"{where}.{spec.name}"))
+        label = name(spec.name) if name is not None else f"{where}.{spec.name}"
+        object.__setattr__(section, spec.name, coerce(value, hints[spec.name], label))
 
 
 def _default(spec: dataclasses.Field) -> Any:
@@ -469,14 +630,44 @@ def load_config(
     return config.validate()
 
 
-def section_flags(cls: type) -> list[tuple[str, str, str]]:
-    """``(flag, field name, help)`` for each field of a config section: the one place
-    where settings become command-line flags (``min_gap`` -> ``--min-gap``)."""
+@dataclass(frozen=True)
+class Flag:
+    """A config field as a command-line flag: the one place where settings become flags
+    (``ocr_fps`` -> ``--ocr-fps``, or the field's ``metadata["flag"]``)."""
+
+    flag: str
+    field: str
+    hint: Any
+    default: Any
+    help: str
+    metavar: str | None = None
+
+    @property
+    def switch(self) -> bool:
+        """A boolean field is a switch: ``--extended`` turns on, ``--no-portraits`` off."""
+        return self.hint is bool
+
+    @property
+    def choices(self) -> tuple[Any, ...] | None:
+        return typing.get_args(self.hint) if typing.get_origin(self.hint) is Literal else None
+
+
+def section_flags(cls: type) -> list[Flag]:
+    """The :class:`Flag` of each field of the config section ``cls``."""
     hints = _hints(cls)
     out = []
     for spec in dataclasses.fields(cls):
-        default = spec.default if spec.default is not dataclasses.MISSING else None
+        default = _default(spec)
+        default = None if default is dataclasses.MISSING else default
         words = spec.metadata.get("help", spec.name.replace("_", " "))
-        out.append((f"--{spec.name.replace('_', '-')}", spec.name,
-                    f"{words} [{_describe_type(hints[spec.name])}; default {default}]"))
+        hint = hints[spec.name]
+        shown = "" if hint is bool else f" [{_describe_type(hint)}; default {default}]"
+        out.append(Flag(spec.metadata.get("flag", f"--{spec.name.replace('_', '-')}"),
+                        spec.name, hint, default, words + shown, spec.metadata.get("metavar")))
     return out
+
+
+def flag_names(cls: type) -> Callable[[str], str]:
+    """Field name -> the flag a user types for it (for messages)."""
+    flags = {f.field: f.flag for f in section_flags(cls)}
+    return lambda name: flags.get(name, name)

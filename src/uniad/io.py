@@ -15,6 +15,7 @@ import contextlib
 import errno
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -161,3 +162,19 @@ def refuse_existing_file(path: str | Path | None, flag: str) -> None:
             if not parent.is_dir():
                 raise OutputError(f"{flag} {p}: {parent} is a file, not a folder")
             break
+
+
+def writable_folder(path: str | Path, flag: str) -> Path:
+    """Create the output folder ``path`` and prove it takes a file, before any work
+    starts: a read-only disk or a missing permission is named now, not after the first
+    paid describer call or an hour of decoding."""
+    refuse_existing_file(path, flag)
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".uniad-write-test-"):
+            pass
+    except OSError as err:
+        raise OutputError(f"{flag} {folder}: cannot write there ({err.strerror or err}); "
+                          "choose a folder you can write to") from None
+    return folder

@@ -3,9 +3,13 @@
 torch starts one intra-op thread per core. On a small machine that is also running other
 work, a thread that waits for a busy core stalls the whole operation: on a 2-core machine
 with one other busy process, SmolLM2 training ran at 0.25-0.74 samples/s with 2 threads and
-2.0-2.4 samples/s with 1 (issue 15). The default here is the cores this process may use
-minus the ones already busy (the 1-minute load average), at least one; ``--threads`` or
-``OMP_NUM_THREADS`` override it.
+2.0-2.4 samples/s with 1 (issue 15). The default here is the cores that are idle *now*:
+the machine's idle time sampled from ``/proc/stat`` over :data:`SAMPLE_S` seconds, at least
+one thread and at most the cores this process may use. (The 1-minute load average, used
+before, still counts a setup's pip and apt a minute after they ended: the demo then trained
+on 1 thread of 2 on an idle machine, 568 s instead of about 230 s.) ``--threads`` or
+``OMP_NUM_THREADS`` override it; long work (``uniad train``) samples again when its loop
+starts (:func:`retune_threads`), and the log says what was chosen and why.
 """
 
 from __future__ import annotations
@@ -13,8 +17,22 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
+
+SAMPLE_S = 0.3  # how long idle time is sampled: long enough to average a scheduler tick
+_SET_BY_US: str | None = None  # the OMP_NUM_THREADS value apply_threads wrote, if any
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    threads: int
+    reason: str  # for the log: which rule chose, with its numbers
+
+
+_CHOICE: ThreadChoice | None = None  # apply_threads' choice
 
 
 def available_cores() -> int:
@@ -25,18 +43,64 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def choose_threads(requested: int | None = None) -> int:
-    """``requested`` when given, else ``OMP_NUM_THREADS`` when set, else the idle cores."""
+def cpu_times() -> tuple[int, int, int] | None:
+    """``(idle, total, cores)`` jiffies from ``/proc/stat`` (idle includes iowait), None
+    where there is no such file."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    fields = [int(x) for x in lines[0].split()[1:]]
+    cores = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    return fields[3] + (fields[4] if len(fields) > 4 else 0), sum(fields[:8]), cores
+
+
+def idle_cores(seconds: float | None = None) -> float | None:
+    """How many of the machine's cores were idle over the next ``seconds`` (:data:`SAMPLE_S`)."""
+    seconds = SAMPLE_S if seconds is None else seconds
+    first = cpu_times()
+    if first is None:
+        return None
+    time.sleep(seconds)
+    second = cpu_times()
+    if second is None:
+        return None
+    idle, total = second[0] - first[0], second[1] - first[1]
+    return second[2] * idle / total if total > 0 else float(second[2])
+
+
+def _user_environment() -> int | None:
+    configured = os.environ.get("OMP_NUM_THREADS", "")
+    if configured.isdigit() and int(configured) > 0 and configured != _SET_BY_US:
+        return int(configured)
+    return None
+
+
+def thread_choice(requested: int | None = None) -> ThreadChoice:
+    """``requested`` when given, else ``OMP_NUM_THREADS`` when the user set it, else the
+    cores idle right now (see the module doc)."""
     if requested is not None:
         if requested < 1:
             raise ValueError(f"threads must be >= 1, got {requested}")
-        return requested
-    configured = os.environ.get("OMP_NUM_THREADS", "")
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
+        return ThreadChoice(requested, "--threads")
+    configured = _user_environment()
+    if configured is not None:
+        return ThreadChoice(configured, "OMP_NUM_THREADS")
     cores = available_cores()
-    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, min(cores, cores - busy))
+    idle = idle_cores()
+    if idle is None and hasattr(os, "getloadavg"):
+        busy = os.getloadavg()[0]
+        threads = max(1, min(cores, round(cores - busy)))
+        return ThreadChoice(threads, f"1-minute load average {busy:.1f} (no /proc/stat)")
+    if idle is None:
+        return ThreadChoice(cores, "no idle-time source")
+    threads = max(1, min(cores, round(idle)))
+    return ThreadChoice(threads, f"{idle:.1f} core(s) idle over {SAMPLE_S} s, {cores} usable")
+
+
+def choose_threads(requested: int | None = None) -> int:
+    return thread_choice(requested).threads
 
 
 def apply_threads(requested: int | None = None) -> int:
@@ -46,9 +110,26 @@ def apply_threads(requested: int | None = None) -> int:
     commands that never import torch fast; an already imported torch is told directly
     when a count was asked for explicitly.
     """
-    threads = choose_threads(requested)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+    global _SET_BY_US, _CHOICE
+    _CHOICE = choice = thread_choice(requested)
+    os.environ["OMP_NUM_THREADS"] = _SET_BY_US = str(choice.threads)
     if requested is not None and "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
-    log.debug("intra-op threads: %d (of %d cores)", threads, available_cores())
-    return threads
+        sys.modules["torch"].set_num_threads(choice.threads)
+    log.debug("intra-op threads: %d (%s)", choice.threads, choice.reason)
+    return choice.threads
+
+
+def retune_threads() -> ThreadChoice:
+    """Choose again where long work starts (what ran before it, such as a setup's pip or
+    our own model loading, may have ended since the command started), unless the count was
+    given (``--threads``, ``OMP_NUM_THREADS``); tells torch and logs the choice and why."""
+    import torch
+
+    given = _CHOICE is not None and _CHOICE.reason in ("--threads", "OMP_NUM_THREADS")
+    if given or _user_environment() is not None:
+        choice = ThreadChoice(torch.get_num_threads(), _CHOICE.reason if given else "OMP_NUM_THREADS")
+    else:
+        choice = thread_choice(None)
+        torch.set_num_threads(choice.threads)
+    log.info("training on %d thread(s): %s", choice.threads, choice.reason)
+    return choice

@@ -23,12 +23,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from uniad import text as tokenize
+from uniad.errors import UniADError
 from uniad.eval.characters import character_accuracy
 from uniad.eval.coref import RuleBasedCoref
 from uniad.eval.critic import critic_score
 from uniad.eval.recall import recall_at_k
 from uniad.eval.similarity import EmbeddingSimilarity, LexicalSimilarity, embedded_minilm_folder
-from uniad.errors import UniADError
 from uniad.io import write_json
 
 log = logging.getLogger("bench_metrics")

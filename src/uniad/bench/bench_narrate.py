@@ -6,6 +6,11 @@ sentences of 4 to 24 words, cycled; no model, so the figures are the pipeline's)
 default voice (Piper): the REFRAMED realistic-rule pass rate (must be 100 %), mean and
 max words per minute, overflow and extended counts, fit statuses, and seconds per stage
 (film generation, voice activity, shot cuts, describe + speech fitting, deliverables).
+The written track is then scored with REFRAMED's timed metrics (``timed``: gap CIDEr /
+METEOR, SODA-M / SODA-T, raw and realistic, x100; needs Java) against the film's known
+events: one per true dialogue gap of at least ``min_gap`` seconds, saying the sentence the
+stub describer is scripted to say at that turn, so the scores measure how well the
+pipeline (voice activity, gap finding, planning, fitting) places what it was told.
 
 Decoding: a generated H.264 video (FFmpeg ``testsrc2``, default 1280x720 at 25 fps) is
 decoded with :func:`uniad.narrate.media.video.iter_frames` at the feature rate (5 fps), at full
@@ -43,10 +48,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from uniad.narrate.describe.encoder import VIT_L14, random_clip_encoder
-from uniad.world.sample_media import SampleMedia, make_video
-from uniad.narrate.media.video import iter_frames
 from uniad.io import write_json
+from uniad.narrate.describe.encoder import VIT_L14, random_clip_encoder
+from uniad.narrate.media.video import iter_frames
+from uniad.world.sample_media import SampleMedia, make_video
 
 log = logging.getLogger("bench_narrate")
 
@@ -155,7 +160,7 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
     from uniad.narrate.core import Description
     from uniad.narrate.deliver.plan import plan_cues
     from uniad.world.sample_media import make_dialogue_film
-    from uniad.narrate.settings import NarrationSettings
+    from uniad.config import NarrationConfig
     from uniad.narrate.media.shots import shot_cuts
     from uniad.narrate.deliver.speech import make_engine
     from uniad.narrate.core import StageClock
@@ -167,7 +172,7 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
     lines, cuts = film_layout(seconds)
     film = make_dialogue_film(tmp / "film", lines, seconds, cuts=cuts)
     lap("make_film")
-    settings = NarrationSettings(voice=args.voice)
+    settings = NarrationConfig(voice=args.voice)
     info = probe(film.video)
     dialogue = speech_spans(film.video, info, settings)
     lap("voice_activity")
@@ -202,6 +207,34 @@ def bench_deliverables(args: argparse.Namespace, results: dict[str, object], tmp
              "%d overflow(s); stages %s", len(cues), len(gaps), args.film_minutes,
              100 * report["info"]["realistic_pass_rate"], results["wpm_mean"],
              results["wpm_max"], report["info"]["overflow_count"], stages)
+    results["timed"] = timed_scores(film, paths["srt"], settings.min_gap_s, tmp)
+
+
+def known_events(speech: Sequence[tuple[float, float]], seconds: float,
+                 min_gap_s: float) -> list[dict[str, object]]:
+    """The bench film's reference track: the k-th true dialogue gap says SENTENCES[k]."""
+    from uniad.eval.timed.gaps import dialogue_gaps, merge_overlapping
+
+    gaps = dialogue_gaps(merge_overlapping(speech), 0.0, seconds, min_gap_s)
+    return [{"start": a, "end": b, "text": SENTENCES[k % len(SENTENCES)]}
+            for k, (a, b) in enumerate(gaps)]
+
+
+def timed_scores(film, track: Path, min_gap_s: float, tmp: Path) -> dict[str, object]:
+    """REFRAMED's timed scores of the written track against the film's known events."""
+    from uniad.eval.timed.run import score_written_track, summary_line
+    from uniad.text import JAVA_MISSING, java_available
+
+    if not java_available():
+        return {"skipped": f"METEOR needs Java: {JAVA_MISSING}"}
+    events = known_events(film.speech, film.duration, min_gap_s)
+    reference = write_json(tmp / "known_events.json",
+                           {str(n + 1): event for n, event in enumerate(events)})
+    report = score_written_track(track, [reference], film.subtitles, film.duration)
+    log.info("%s against %d known events, %.1f s", summary_line(report), len(events),
+             report["seconds"])
+    return {v: {m: report[v][m] for m in ("CIDEr", "METEOR", "SODA-M", "SODA-T", "cues")}
+            for v in ("raw", "realistic")} | {"events": len(events), "seconds": report["seconds"]}
 
 
 def time_ocr(tmp: Path, size: str, seconds: float = 12.0) -> dict[str, float]:
@@ -241,8 +274,9 @@ def _tiny_uniad():
 
 def time_describer(tmp: Path, kind: str, media: SampleMedia) -> float:
     """Seconds of the describe stage per described slot, narrating the 30 s sample film."""
-    from uniad.testing.openai_stub import StubChatServer
+    from uniad.config import DescriberConfig
     from uniad.narrate.run import narrate
+    from uniad.testing.openai_stub import StubChatServer
     from uniad.testing.tiny_vlm import build_tiny_vlm
 
     common = dict(subtitles=media.subtitles, cache_dir=tmp / "cache")
@@ -251,11 +285,12 @@ def time_describer(tmp: Path, kind: str, media: SampleMedia) -> float:
         result = narrate(media.video, media.cast, _tiny_uniad(), out, **common)
     elif kind == "vlm":
         folder = build_tiny_vlm(tmp / "vlm")
-        result = narrate(media.video, media.cast, None, out, describer=f"vlm:{folder}", **common)
+        result = narrate(media.video, media.cast, None, out,
+                         describer=DescriberConfig(f"vlm:{folder}"), **common)
     elif kind == "openai":
         with StubChatServer(["Anna opens the door."] * 100) as server:
-            result = narrate(media.video, media.cast, None, out, describer=f"openai:{server.url}",
-                             describer_model="stub", **common)
+            result = narrate(media.video, media.cast, None, out,
+                             describer=DescriberConfig(f"openai:{server.url}", "stub"), **common)
     else:
         raise SystemExit(f"unknown describer kind {kind!r} (uniad, vlm, openai)")
     per_slot = result.timings["describe"] / max(1, len(result.slots))

@@ -46,11 +46,13 @@ Run as ``uniad bench train`` or ``python -m uniad.bench.bench_train [--json OUT]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,10 +69,12 @@ from uniad.data.dataset import collate_samples
 from uniad.data.schema import Sample
 from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
+from uniad.model.uniad import previous_ad
 from uniad.model.sequence import SequenceBuilder, TextSegment, sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.train.loop import train
+from uniad.world.synthetic import BANK_FILE, FEATURES_FILE, TRAIN_FILE
 from uniad.world.training import open_world_split
 from uniad.io import write_json
 
@@ -120,6 +124,11 @@ def peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
+def world_paths(world: Path) -> tuple[Path, Path, Path]:
+    """A world folder's training annotations, features and bank (``build_for_training``'s)."""
+    return world / TRAIN_FILE, world / FEATURES_FILE, world / BANK_FILE
+
+
 def bench_config(overrides: Sequence[str], batch_size: int, checkpointing: bool, seed: int) -> UniADConfig:
     """The demo preset on the tiny LLM, with the benchmark's batch size and switches.
     ``save_every=0``: no checkpoint falls inside the timed steps."""
@@ -156,7 +165,7 @@ def measure_training(
         raise UniADError("--warmup and --steps must be >= 1 (the warm-up's last step starts the clock)")
     torch.set_num_threads(threads)
     config = bench_config(overrides, batch_size, checkpointing, seed)
-    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
+    model, dataset = build_for_training(*world_paths(world), config)
     per_step = batch_size * config.train.grad_accum
     if (warmup + steps) * per_step > len(dataset):
         raise UniADError(
@@ -265,6 +274,32 @@ def measure_data(
     }
 
 
+# The release's slot counts: 30 video tokens and 30 per character, so that the prompt the
+# negative pass re-reads (150-300 positions in the release) outweighs the targets as there.
+RELEASE_SLOTS = ("model.num_latents=30", "model.num_char_tokens=30")
+STEPS_COMPARED = ("shared", "separate", "release", "plain")
+
+
+def release_step(model, batch: list[Sample]) -> torch.Tensor:
+    """The release's ``train_one_epoch`` step: the whole model (mappers included) called
+    twice, the second time with the previous AD as the target, and Python's
+    ``max(CE_neg*-1 - CE_pos*-1, 0)`` on the two batch-level CEs."""
+    negatives = [dataclasses.replace(s, target=previous_ad(s) or s.target) for s in batch]
+    ce = model(batch)["ce"]
+    ce_neg = model(negatives)["ce"]
+    return ce + max(ce - ce_neg, torch.tensor(0.0))
+
+
+def loss_of(model, batch: list[Sample], name: str) -> torch.Tensor:
+    """One of :data:`STEPS_COMPARED`'s losses: ``shared`` (the negative scored in the
+    positive's pass), ``separate`` (its own LLM pass, mappers once), ``release`` (the whole
+    model twice, :func:`release_step`) or ``plain`` (no contrastive term)."""
+    cfg = model.config.model
+    cfg.contrastive_loss = name in ("shared", "separate")
+    cfg.negative_pass = "separate" if name == "separate" else "shared"
+    return release_step(model, batch) if name == "release" else model(batch)["loss"]
+
+
 def measure_hinge(
     world: Path,
     *,
@@ -274,19 +309,17 @@ def measure_hinge(
     overrides: Sequence[str] = (),
     seed: int = 0,
 ) -> dict:
-    """A contrastive training step (the release recipe: one hinge on batch-level CEs) with
-    the hinge inactive and active, two ways, alternated on the same batch:
-
-    - ``now``: the loss UniAD returns; an inactive hinge is a constant with no graph, so
-      backward skips the negative pass (as the release's Python ``max`` does);
-    - ``before``: ``ce + relu(margin)``, the step before issue 15, which runs backward
-      through the negative pass even when the hinge is zero.
-
-    The learning rate is 0 so the margins keep their sign over the timed steps."""
-    import torch.nn.functional as F
-
-    config = bench_config([*overrides, "model.contrastive_loss=true"], batch_size, False, seed)
-    model, dataset = build_for_training(open_world_split(world, config, "train"), config)
+    """The contrastive training step (the release recipe: one hinge on batch-level CEs) with
+    the hinge inactive and active, three ways, alternated on the same batch: ``shared`` (the
+    negative scored in the positive's pass), ``separate`` (a second LLM pass), ``release``
+    (the release's step: the whole model twice) and ``plain`` (no contrastive term). The release's slot counts (:data:`RELEASE_SLOTS`)
+    make the prompt as long, relative to the targets, as in the release. Rates are from the
+    median step time. The learning rate is 0 so the margins keep their sign over the timed
+    steps."""
+    config = bench_config([*overrides, *RELEASE_SLOTS, "model.contrastive_loss=true"],
+                          batch_size, False, seed)
+    model, dataset = build_for_training(*world_paths(world), config)
+    model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
     found: dict[str, list[Sample]] = {}
     for start in range(0, len(dataset) - batch_size + 1, batch_size):
@@ -297,21 +330,25 @@ def measure_hinge(
             found.setdefault("active" if float(margin) > 0 else "inactive", batch)
         if len(found) == 2:
             break
-    losses = {"now": lambda out: out["loss"], "before": lambda out: out["ce"] + F.relu(out["margin"])}
     result: dict = {"kind": "hinge", "batch_size": batch_size, "threads": torch.get_num_threads(),
-                    "gradient_checkpointing": False}
+                    "gradient_checkpointing": False,
+                    "mean_sequence_tokens": sum(sequence_length(model.builder.build(s))
+                                                for b in found.values() for s in b)
+                    / max(1, sum(len(b) for b in found.values()))}
     for state, batch in sorted(found.items()):
-        seconds = {name: 0.0 for name in losses}
+        seconds: dict[str, list[float]] = {name: [] for name in STEPS_COMPARED}
         for i in range(warmup + steps):
-            for name, loss_of in losses.items():
+            for name in STEPS_COMPARED:
                 start = time.perf_counter()
                 optimizer.zero_grad()
-                loss_of(model(batch)).backward()
+                loss_of(model, batch, name).backward()
                 optimizer.step()
                 if i >= warmup:
-                    seconds[name] += time.perf_counter() - start
-        for name, total in seconds.items():
-            result[f"{state}_{name}_samples_per_s"] = steps * batch_size / total
+                    seconds[name].append(time.perf_counter() - start)
+        for name, times in seconds.items():
+            # The median step: on a shared machine other processes take the cores in bursts,
+            # and the variants alternate step by step, so a burst hits one of them only.
+            result[f"{state}_{name}_samples_per_s"] = batch_size / statistics.median(times)
     return result
 
 
@@ -397,11 +434,15 @@ def ratios(results: list[dict]) -> list[tuple[str, str, float]]:
                         find[(b, 1, False)]["samples_per_s"] / data["samples_per_s"]))
     for hinge in (r for r in results if r["kind"] == "hinge"):
         for state in ("inactive", "active"):
-            if f"{state}_now_samples_per_s" in hinge:
-                out.append((f"hinge_{state}_now_vs_before",
-                            f"samples/s, contrastive step, hinge {state}: now / before (negative "
-                            f"pass kept in backward), batch {hinge['batch_size']}",
-                            hinge[f"{state}_now_samples_per_s"] / hinge[f"{state}_before_samples_per_s"]))
+            if f"{state}_shared_samples_per_s" not in hinge:
+                continue
+            for other, words in (("release", "the release's step (whole model twice)"),
+                                 ("separate", "two LLM passes, mappers once"),
+                                 ("plain", "the plain step (no contrastive term)")):
+                out.append((f"hinge_{state}_shared_vs_{other}",
+                            f"samples/s, contrastive step, hinge {state}: one shared pass / "
+                            f"{words}, batch {hinge['batch_size']}",
+                            hinge[f"{state}_shared_samples_per_s"] / hinge[f"{state}_{other}_samples_per_s"]))
     return out
 
 
@@ -431,6 +472,16 @@ def print_table(args: argparse.Namespace, results: list[dict], figures: list[tup
           "target). Padding: share of the positions a batch's LLM call reads that are left padding. "
           "Rates use the mean step time; a median far below the mean means other processes "
           "took the cores during some steps.\n")
+    for hinge in (r for r in results if r["kind"] == "hinge"):
+        print(f"Contrastive step (release slot counts: {hinge['mean_sequence_tokens']:.0f} positions "
+              f"per sample), batch {hinge['batch_size']}, samples/s:\n")
+        print("| hinge | shared pass | two LLM passes | release step (model twice) | plain step |")
+        print("|---|---:|---:|---:|---:|")
+        for state in ("inactive", "active"):
+            if f"{state}_shared_samples_per_s" in hinge:
+                print(f"| {state} | " + " | ".join(f"{hinge[f'{state}_{name}_samples_per_s']:.2f}"
+                                                   for name in STEPS_COMPARED) + " |")
+        print()
     print("| ratio | value |")
     print("|---|---:|")
     for _, what, value in figures:

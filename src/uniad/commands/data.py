@@ -69,10 +69,23 @@ def _convert_bank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    from uniad.train.material import Episode, build_split, choose_encoder  # imports torch
+
+    episodes = [Episode(Path(video), Path(track)) for video, track in args.episode]
+    encoder, frame_tokens = choose_encoder(args.checkpoint, args.visual_encoder)
+    paths = build_split(episodes, args.cast, args.out, encoder, fps=args.fps,
+                        held_out=args.held_out, cache_dir=args.cache_dir, frame_tokens=frame_tokens)
+    for what, path in paths.items():
+        print(f"{what:<9} {path}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "data",
-        help="check dataset files (validate) or convert a legacy character bank",
+        help="check dataset files (validate), convert a legacy character bank, or build a "
+        "training split from your own episodes",
         description="Check annotation, feature and character-bank files, or convert the "
         "release's .pth.tar exemplars to a safetensors bank.",
     )
@@ -120,3 +133,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="optional cast list {tt-id: [{id, role, name}, ...]} "
                          "stored in the bank (the release's *_charbank.json)")
     convert.set_defaults(func=_convert_bank)
+
+    build = actions.add_parser(
+        "build",
+        help="a training split from your own described episodes (video + AD track + cast)",
+        description="Encode each episode's frames and the cast photos with the visual encoder "
+        "the checkpoint to fine-tune was trained on, and write features.h5, bank.safetensors "
+        "and train.json (+ heldout.json) in the MAD training format: one record per AD cue, "
+        "the characters the AD names (from the cast's names), the previous AD as context. "
+        "Then: uniad train --init CHECKPOINT --train-data OUT/train.json --features "
+        "OUT/features.h5 --bank OUT/bank.safetensors (docs/fine-tune.md).",
+    )
+    build.add_argument("--episode", nargs=2, action="append", required=True,
+                       metavar=("VIDEO", "AD_TRACK"),
+                       help="an episode: its video and its AD track (SRT or WebVTT, one cue "
+                       "per AD); repeat for each episode, in story order")
+    build.add_argument("--cast", required=True, metavar="CAST",
+                       help="cast file (CSV or JSON: id, name, role, short_name, photos)")
+    build.add_argument("--checkpoint", metavar="RUN",
+                       help="the run to fine-tune: its recorded visual encoder and feature width")
+    build.add_argument("--visual-encoder", metavar="DIR",
+                       help="CLIP folder the features come from (needed when the checkpoint "
+                       "records none, e.g. an imported release checkpoint: CLIP ViT-L/14)")
+    build.add_argument("--fps", type=positive_float, default=5.0,
+                       help="frame rate of the features (default: 5, as MAD)")
+    build.add_argument("--held-out", type=int, default=0, metavar="N",
+                       help="the last N episodes go to heldout.json (validation), not train.json")
+    build.add_argument("--cache-dir", metavar="DIR", help="feature cache (default: OUT/cache)")
+    build.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+    build.set_defaults(func=_build)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from uniad.commands.options import (
     add_config_options, add_describer_options, add_scoring_options, add_split_options,
-    positive_float, positive_int, scoring_options,
+    positive_float, positive_int, scoring_options, section_from_flags,
 )
+from uniad.config import DescriberConfig
 
 # The one model setting evaluation may change: whether the checkpoint's LoRA acts.
 EVAL_MODEL_SETTING = "release_lora"
@@ -35,32 +36,28 @@ examples:
 """
 
 
-def _describer_handler(args: argparse.Namespace) -> int:
+def _describer_handler(args: argparse.Namespace, describer: DescriberConfig, options) -> int:
     """``--describer vlm:|openai:``: frames from ``--videos``, no checkpoint or features."""
     from uniad.data.formats import read_annotations
     from uniad.errors import UniADError
     from uniad.eval.describe_split import evaluate_describer
     from uniad.eval.inputs import load_references
-    from uniad.narrate.describe.choose import parse_describer, prompted_describer
+    from uniad.narrate.describe.choose import prompted_describer
 
-    kind, target = parse_describer(args.describer)
     if not args.videos:
-        raise UniADError(f"--describer {args.describer} reads frames: pass --videos DIR "
+        raise UniADError(f"--describer {describer.describer} reads frames: pass --videos DIR "
                          "holding <video_id>.mp4 (or .mkv, ...) for each video of --data")
     device = _device(args)
 
     def make(video):  # called once, for the first event to describe: one model for all videos
-        return prompted_describer(kind, target, video, None, [], [],
-                                  model_name=args.describer_model, api_key=args.api_key,
-                                  frames=args.frames_per_slot, device=device)
+        return prompted_describer(describer, video, None, [], [], device=device)
 
-    options = scoring_options(args)
     annotations = read_annotations(args.data)
     result = evaluate_describer(
         make, annotations.events, args.videos, load_references(args.data, annotations),
         args.out, data=args.data, options=options, words_per_second=args.words_per_second,
         limit=args.limit, resume=not args.no_resume,
-        settings={"describer": args.describer, "describer_model": args.describer_model,
+        settings={"describer": describer.describer, "describer_model": describer.describer_model,
                   "data": str(args.data), "device": device})
     table = ", ".join(f"{k} {v:.2f}" for k, v in result.scores.items())
     print(f"{len(result.records)} samples ({result.generated_now} generated now): {table}; "
@@ -78,38 +75,41 @@ def _device(args: argparse.Namespace) -> str:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    import torch
-
     from uniad.config import load_config
-    from uniad.data.formats import read_annotations
-    from uniad.world.synthetic import WORLD_FILE, load_world_truth
-    from uniad.world.accuracy import WorldScorer
     from uniad.errors import DataError, UniADError
-    from uniad.eval.evaluate import check_output_folder, evaluate
-    from uniad.eval.inputs import load_references
-    from uniad.model.folder import CONFIG_FILE, checkpoint_dir
-    from uniad.model.uniad import UniAD
-    from uniad.data.splits import open_split
 
-    if not args.data:
-        raise UniADError("--data (the annotation file of the split) is needed")
-    if args.describer != "uniad":
-        return _describer_handler(args)
-    if not args.checkpoint or not args.features:
-        raise UniADError("--checkpoint, --data and --features are needed (or --describer "
-                         "vlm:/openai: with --data and --videos)")
+    # Every setting is checked first, before a file, model or video is read.
+    describer = section_from_flags(args, DescriberConfig)
+    batch = [] if args.batch_size is None else [f"generation.batch_size={args.batch_size}"]
+    load_config(overrides=args.set + batch)
+    options = scoring_options(args)
     model_keys = [s for s in args.set if s.strip().startswith("model.")
                   and not s.strip().startswith(f"model.{EVAL_MODEL_SETTING}=")]
     if model_keys:
         raise UniADError(f"--set {model_keys[0]}: model settings come from the checkpoint; "
                          f"only data.*, generation.* and model.{EVAL_MODEL_SETTING} can be "
                          "changed at evaluation")
-    # Every check before the model loads: settings, checkpoint files, output folder, data.
+    if not args.data:
+        raise UniADError("--data (the annotation file of the split) is needed")
+    if describer.kind != "uniad":
+        return _describer_handler(args, describer, options)
+    if not args.checkpoint or not args.features:
+        raise UniADError("--checkpoint, --data and --features are needed (or --describer "
+                         "vlm:/openai: with --data and --videos)")
+
+    from uniad.data.formats import read_annotations
+    from uniad.data.splits import open_split
+    from uniad.eval.evaluate import check_output_folder, evaluate
+    from uniad.eval.inputs import load_references
+    from uniad.model.folder import CONFIG_FILE, checkpoint_dir
+    from uniad.model.uniad import UniAD
+    from uniad.world.accuracy import WorldScorer
+    from uniad.world.synthetic import WORLD_FILE, load_world_truth
+
+    # Every check before the model loads: checkpoint files, output folder, data.
     ckpt = checkpoint_dir(args.checkpoint)
-    batch = [] if args.batch_size is None else [f"generation.batch_size={args.batch_size}"]
     config = load_config(path=ckpt / CONFIG_FILE, overrides=args.set + batch)
     check_output_folder(Path(args.out))
-    options = scoring_options(args)
     annotations = read_annotations(args.data)  # parsed once, for the dataset and the references
     dataset = open_split(args.data, args.features, args.bank, config.data, training=False,
                          seed=config.train.seed, read=annotations)
@@ -123,6 +123,8 @@ def _handler(args: argparse.Namespace) -> int:
                         "store, or pass --skip-unreadable (they are then listed in scores.json)",
                         record=first)
     references = load_references(args.data, annotations)
+    import torch
+
     device = _device(args)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
     model = UniAD.from_pretrained(ckpt, llm=args.llm, device=device, dtype=dtype)
@@ -152,7 +154,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--checkpoint", default=None,
                    help="a save_pretrained folder, or a run folder holding final/ (--describer uniad)")
-    add_describer_options(p)
+    add_describer_options(p, portraits=False)
     p.add_argument("--videos", default=None, metavar="DIR",
                    help="for vlm:/openai:, one video per video_id: DIR/<video_id>.mp4 (.mkv, .mov, ...)")
     p.add_argument("--words-per-second", type=positive_float, default=2.5,

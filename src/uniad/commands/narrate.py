@@ -4,42 +4,49 @@ local vision-language model, or an OpenAI-compatible server) -> a timed AD track
 from __future__ import annotations
 
 import argparse
+import json
 
 from uniad.commands.narration_options import add_narration_options, settings_from
-from uniad.commands.options import add_describer_options, add_section_flags, section_overrides
-from uniad.config import NarrateConfig
+from uniad.commands.options import (
+    add_describer_options, add_section_flags, section_from_flags, section_overrides,
+)
+from uniad.commands.reference_option import add_reference_option, check_references, score_reference
+from uniad.config import DescriberConfig, NarrateConfig, ScreenTextConfig
 
 
 def _handler(args: argparse.Namespace) -> int:
     from uniad.config import load_config
-    from uniad.io import refuse_existing_file
+    from uniad.io import refuse_existing_file, writable_folder
     from uniad.model.folder import CONFIG_FILE, checkpoint_dir
     from uniad.narrate.run import narrate
 
-    # Settings, checkpoint files and outputs are checked before anything is decoded.
+    # Settings, checkpoint files and outputs are checked before anything is read.
+    narration, describer = settings_from(args), section_from_flags(args, DescriberConfig)
+    screen_text = section_from_flags(args, ScreenTextConfig)
+    overrides = section_overrides(args, NarrateConfig, "narrate")
     checkpoint = checkpoint_dir(args.checkpoint) if args.checkpoint else None  # RUN or RUN/final
-    refuse_existing_file(args.out, "--out")
+    writable_folder(args.out, "--out")
     refuse_existing_file(args.cache_dir, "--cache-dir")
+    check_references(args.reference)
     config = load_config(path=checkpoint / CONFIG_FILE if checkpoint else None,
-                         overrides=section_overrides(args, NarrateConfig, "narrate"))
-    settings = settings_from(args)
-    # Features are decoded at the rate the checkpoint was trained on unless --fps says.
-    fps = config.narrate.fps or config.data.fps
+                         overrides=overrides)
     result = narrate(
-        args.video, args.cast, checkpoint, args.out,
-        subtitles=args.subtitles, encoder=args.visual_encoder, speak=args.speak, mix=args.mix,
-        settings=settings, fps=fps, max_characters=config.narrate.max_characters,
-        cache_dir=args.cache_dir, device=args.device, describer=args.describer,
-        describer_model=args.describer_model, api_key=args.api_key,
-        frames_per_slot=args.frames_per_slot, read_text=args.read_text,
-        ocr_languages=args.ocr_languages, ocr_fps=args.ocr_fps,
-        ocr_min_confidence=args.ocr_min_confidence, portraits=not args.no_portraits,
-    )  # fmt: skip
+        args.video, args.cast, checkpoint, args.out, subtitles=args.subtitles,
+        narration=narration, screen_text=screen_text, describer=describer,
+        model_settings=config.narrate, encoder=args.visual_encoder,
+        speak=args.speak, mix=args.mix, cache_dir=args.cache_dir, device=args.device,
+    )
     where = (f"features {'from cache' if result.cache_hit else 'extracted'}: {result.features}"
-             if result.features else f"describer {args.describer}")
+             if result.features else f"describer {describer.describer}")
     print(f"{len(result.ads)} ADs in {len(result.slots)} slots ({where})")
     for kind, path in result.paths.items():
         print(f"  {kind}: {path}")
+    if args.reference:
+        from uniad.narrate.media.video import probe
+
+        dialogue = args.subtitles or json.loads(result.paths["json"].read_text())["info"]["dialogue"]
+        print(score_reference(result.paths["srt"], args.reference, dialogue,
+                              probe(args.video).duration, args.out))
     return 0
 
 
@@ -65,20 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a trained UniAD folder, or a run folder holding final/; "
                              "needed by --describer uniad only")
     add_describer_options(parser)
-    parser.add_argument("--no-portraits", action="store_true",
-                        help="do not send cast photos to a vlm:/openai: describer (for servers "
-                             "that accept few images per request); names are still given")
-    parser.add_argument("--read-text", default="off", choices=("off", "cues", "context", "both"),
-                        help="on-screen text (Tesseract OCR): read it out in gaps (cues), tell "
-                             "the describer (context; UniAD only with model.use_screen_text), "
-                             "or both")
-    parser.add_argument("--ocr-languages", default="eng", metavar="LANGS",
-                        help="Tesseract languages, e.g. eng+fra (apt install tesseract-ocr-fra)")
-    parser.add_argument("--ocr-fps", type=float, default=1.0,
-                        help="frames per second read by OCR")
-    parser.add_argument("--ocr-min-confidence", type=float, default=60.0, metavar="C",
-                        help="drop OCR words below this Tesseract confidence (0-100)")
+    add_section_flags(parser, ScreenTextConfig)  # --read-text, --ocr-*
     parser.add_argument("--subtitles", default=None, help="dialogue subtitles (SRT or WebVTT)")
+    add_reference_option(parser)
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--visual-encoder", default=None, metavar="CLIP_FOLDER",
                         help="local CLIP vision weights the checkpoint was trained with "

@@ -2,16 +2,17 @@
 
 Settings are not re-declared per command: ``--preset/--config/--set`` resolve through
 :func:`uniad.config.load_config`, and a config section becomes flags with
-:func:`add_section_flags` (``NarrateConfig.min_gap`` -> ``--min-gap``), whose values go
-through the same converter and range checks as ``--set``.
+:func:`add_section_flags` (``ScreenTextConfig.ocr_fps`` -> ``--ocr-fps``), whose values go
+through the same converter and range checks as ``--set``, and whose errors name the flag.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 from typing import Any
 
-from uniad.config import PRESETS, section_flags
+from uniad.config import DescriberConfig, PRESETS, coerce, flag_names, section_flags
 
 
 def add_config_options(parser: argparse.ArgumentParser, *, preset: bool = True,
@@ -35,54 +36,67 @@ def add_split_options(parser: argparse.ArgumentParser, data_flag: str = "--data"
                              "omitted: no characters")
 
 
-def add_section_flags(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One flag per field of the config section ``cls``; values stay text until
-    :func:`section_overrides` hands them to the config's converter."""
-    for flag, name, help_text in section_flags(cls):
-        parser.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=help_text)
+def add_section_flags(parser: argparse.ArgumentParser, cls: type,
+                      skip: Collection[str] = ()) -> None:
+    """One flag per field of the config section ``cls`` (but the fields in ``skip``);
+    values stay text until :func:`flag_values` converts them under the flag's name. A
+    boolean field is a switch (``--extended``, ``--no-portraits``)."""
+    for f in section_flags(cls):
+        if f.field in skip:
+            continue
+        if f.switch:
+            parser.add_argument(f.flag, dest=f.field, action="store_const", const=not f.default,
+                                default=None, help=f.help)
+        else:
+            parser.add_argument(f.flag, dest=f.field, default=None, choices=f.choices,
+                                metavar=f.metavar or (None if f.choices else f.field.upper()),
+                                help=f.help)
+
+
+def flag_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of ``cls`` the user gave as flags, each converted and range-checked
+    under the flag's own name (``--min-gap must be >= 0.3, got -1.0``)."""
+    return {f.field: coerce(getattr(args, f.field), f.hint, f.flag)
+            for f in section_flags(cls) if getattr(args, f.field, None) is not None}
+
+
+def section_from_flags(args: argparse.Namespace, cls: type) -> Any:
+    """The section ``cls`` the flags ask for, with its cross-field rules checked; every
+    message names the flags."""
+    return cls(**flag_values(args, cls)).validate(flag_names(cls))
 
 
 def section_overrides(args: argparse.Namespace, cls: type, section: str) -> list[str]:
-    """``--set``-style overrides for the section flags the user gave."""
-    out = []
-    for _, name, _ in section_flags(cls):
-        value: Any = getattr(args, name, None)
-        if value is not None:
-            out.append(f"{section}.{name}={value}")
-    return out
+    """``--set``-style overrides for the section flags the user gave (checked first under
+    the flags' names)."""
+    return [f"{section}.{name}={value}" for name, value in flag_values(args, cls).items()]
 
 
-def _positive(convert: Any, what: str) -> Any:
-    """An argparse type: ``convert``'s value, finite and > 0, else a usage error (exit 2)."""
+def _positive(convert: Any, what: str, zero: bool = False) -> Any:
+    """An argparse type: ``convert``'s value, finite and > 0 (``zero``: >= 0), else a usage
+    error (exit 2)."""
     def parse(text: str) -> Any:
         try:
             value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+        if not (0 <= value if zero else 0 < value) or not value < float("inf"):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {'>=' if zero else '>'} 0, got {text}")
         return value
     return parse
 
 
 positive_int = _positive(int, "a whole number")  # counts: --limit, --stop-at-step
+non_negative_int = _positive(int, "a whole number", zero=True)  # --judge-retries
 positive_float = _positive(float, "a number")  # rates: --fps
 
 
-def add_describer_options(parser: argparse.ArgumentParser) -> None:
-    """Who writes the ADs (``uniad narrate`` and ``uniad evaluate``, one declaration):
-    ``--describer`` and the settings of a ``vlm:``/``openai:`` describer."""
-    parser.add_argument("--describer", default="uniad", metavar="uniad|vlm:FOLDER|openai:URL",
-                        help="who writes the ADs: the UniAD --checkpoint (default), a local "
-                             "image-text-to-text model folder (Qwen2.5-VL, SmolVLM, ...), or an "
-                             "OpenAI-compatible server, e.g. openai:http://127.0.0.1:8000/v1")
-    parser.add_argument("--describer-model", default=None, metavar="NAME",
-                        help="model name sent to an openai: server (default: $UNIAD_OPENAI_MODEL)")
-    parser.add_argument("--api-key", default=None,
-                        help="key for an openai: server (default: $OPENAI_API_KEY; local "
-                             "servers need none)")
-    parser.add_argument("--frames-per-slot", type=positive_int, default=4, metavar="N",
-                        help="frames a vlm:/openai: describer sees per slot")
+def add_describer_options(parser: argparse.ArgumentParser, portraits: bool = True) -> None:
+    """Who writes the ADs (``uniad narrate`` and ``uniad evaluate``): the flags of
+    :class:`~uniad.config.DescriberConfig` (``portraits``: also ``--no-portraits``, for
+    commands that have a cast)."""
+    add_section_flags(parser, DescriberConfig, skip=() if portraits else ("portraits",))
 
 
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +114,7 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge", default="smollm2", help="LLM judge: smollm2, a model FOLDER, or openai")
     parser.add_argument("--judge-url", help="OpenAI-compatible base URL (.../v1) for --judge openai")
     parser.add_argument("--judge-model", help="model name for --judge openai")
-    parser.add_argument("--judge-retries", type=int, default=2, help="re-asks for an unparsable answer")
+    parser.add_argument("--judge-retries", type=non_negative_int, default=2, help="re-asks for an unparsable answer")
 
 
 def scoring_options(args: argparse.Namespace) -> Any:

@@ -5,15 +5,29 @@ from __future__ import annotations
 import argparse
 
 from uniad.commands.narration_options import add_narration_options, settings_from
+from uniad.commands.reference_option import add_reference_option, check_references, score_reference
 
 
 def _handler(args: argparse.Namespace) -> int:
+    import json
+
+    from uniad.io import writable_folder
     from uniad.narrate.deliver.render import render_edited
 
-    paths = render_edited(args.track, args.out, video=args.video, settings=settings_from(args),
+    narration = settings_from(args)  # checked before the track or the video is read
+    writable_folder(args.out, "--out")
+    check_references(args.reference)
+    paths = render_edited(args.track, args.out, video=args.video, narration=narration,
                           speak=not args.no_speech, mix=not args.no_speech)
     for kind, path in paths.items():
         print(f"  {kind}: {path}")
+    if args.reference:
+        from uniad.narrate.media.video import probe
+
+        info = json.loads(paths["json"].read_text())["info"]
+        dialogue = info.get("subtitles") or info["dialogue"]
+        print(score_reference(paths["srt"], args.reference, dialogue, probe(info["video"]).duration,
+                              args.out))
     return 0
 
 
@@ -34,4 +48,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-speech", action="store_true",
                         help="write the text tracks and the page only")
     add_narration_options(parser, gaps=False)
+    add_reference_option(parser)
     parser.set_defaults(func=_handler)

@@ -9,8 +9,8 @@ the caller records which one was used.
 
 from __future__ import annotations
 
-from uniad.text import JAVA_MISSING, Tokenizer, java_available
 from uniad.errors import UniADError
+from uniad.text import JAVA_MISSING, Tokenizer, java_available
 
 COCO_METRICS = ("bleu", "meteor", "rouge", "cider")
 

@@ -25,16 +25,15 @@ from tqdm import tqdm
 from uniad.data.schema import ADEvent
 from uniad.errors import DataError
 from uniad.eval.evaluate import (
-    LINES_FILE, EvalResult, check_output_folder, check_run, output_lock, read_lines,
+    EvalResult, LINES_FILE, check_output_folder, check_run, output_lock, read_lines,
     score_and_report,
 )
-from uniad.io import AppendLog
 from uniad.eval.inputs import References
 from uniad.eval.scoring import ScoreOptions
+from uniad.io import AppendLog
+from uniad.narrate.core import NarratedAD, Slot
 from uniad.narrate.describe.prompt import CastPortrait
 from uniad.narrate.describe.prompted import PromptedDescriber
-from uniad.narrate.core import Slot
-from uniad.narrate.core import NarratedAD
 from uniad.narrate.timeline.timing import fit_text
 
 log = logging.getLogger(__name__)

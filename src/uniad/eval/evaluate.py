@@ -20,8 +20,8 @@ import json
 import logging
 import os
 from pathlib import Path
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Iterator, Protocol
+from collections.abc import Sequence
+from typing import Any, Iterator
 
 from tqdm import tqdm
 
@@ -29,7 +29,7 @@ from uniad.config import GenerationConfig
 from uniad.data.dataset import ADDataset
 from uniad.errors import OutputError, UniADError
 from uniad.eval.inputs import References
-from uniad.eval.report import EvalResult, write_outputs
+from uniad.eval.report import EvalResult, SampleScorer, write_outputs
 from uniad.eval.scoring import ScoreOptions, score
 from uniad.io import AppendLog, output_error, refuse_existing_file, write_json, write_text
 from uniad.model.folder import CONFIG_FILE, FINAL_DIR, WEIGHTS_FILE
@@ -40,22 +40,6 @@ LINES_FILE, RUN_FILE, LOCK_FILE = "predictions.jsonl", "run.json", ".lock"
 #: What a training run or checkpoint folder holds and an evaluation folder never does.
 TRAINING_MARKS = (CONFIG_FILE, "checkpoints", FINAL_DIR, WEIGHTS_FILE)
 _NOT_IDENTITY = ("world", "device")  # settings that do not change what is generated
-
-
-class SampleScorer(Protocol):
-    """Scores predictions against truth only its owner knows (``uniad.world``'s subjects).
-
-    ``judge`` returns one judgement per uid it can check; ``summarise`` turns any subset of
-    them into numbers (each label in ``labels`` plus its count ``"<label> n"``), used for
-    the whole split and per movie; ``note`` says where the numbers come from.
-    """
-
-    labels: tuple[str, ...]
-    note: str
-
-    def judge(self, predictions: Mapping[str, str]) -> Mapping[str, Any]: ...
-
-    def summarise(self, judgements: Iterable[Any]) -> dict[str, float | int]: ...
 
 
 LORA_NOTES = {

@@ -11,18 +11,32 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from uniad.eval.scoring import ScoreReport, report_markdown, write_scores
 from uniad.io import write_json, write_text
 
-if TYPE_CHECKING:
-    from uniad.eval.evaluate import SampleScorer
+class SampleScorer(Protocol):
+    """Scores predictions against truth only its owner knows (``uniad.world``'s subjects).
 
-    Judged = Sequence[tuple[SampleScorer, Mapping[str, Any]]]
+    ``judge`` returns one judgement per uid it can check; ``summarise`` turns any subset of
+    them into numbers (each label in ``labels`` plus its count ``"<label> n"``), used for
+    the whole split and per movie; ``note`` says where the numbers come from.
+    """
+
+    labels: tuple[str, ...]
+    note: str
+
+    def judge(self, predictions: Mapping[str, str]) -> Mapping[str, Any]: ...
+
+    def summarise(self, judgements: Iterable[Any]) -> dict[str, float | int]: ...
+
+
+#: each extra scorer with its judgements, uid -> judgement
+Judged = Sequence[tuple[SampleScorer, Mapping[str, Any]]]
 
 EXAMPLES = 5  # best and worst examples shown in report.md
 _SHOWN_DROPS = 50  # dropped samples listed in report.md (scores.json lists all)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from uniad.eval.inputs import References
 from uniad.errors import UniADError
+from uniad.eval.inputs import References
 from uniad.io import write_json, write_text
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from uniad.text import JAVA_MISSING, java_available
 from uniad.errors import UniADError
+from uniad.text import JAVA_MISSING, java_available
 
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
 

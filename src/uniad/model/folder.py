@@ -11,6 +11,7 @@ silently decodes garbage.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -24,7 +25,7 @@ _IDENTITY_INTS = ("hidden_size", "vocab_size")
 #: Tokenizer facts recorded at save time; a tokenizer that differs in any of them would
 #: map the same text to other embedding rows than the ones trained.
 TOKENIZER_KEYS = ("tokenizer_size", "bos_token_id", "eos_token_id", "pad_token_id",
-                  "unk_token_id")
+                  "unk_token_id", "vocab_sha256")
 
 
 def checkpoint_dir(path: str | Path) -> Path:
@@ -139,7 +140,15 @@ def tokenizer_identity(tokenizer: Any) -> dict[str, Any]:
     if tokenizer is None:
         return {}
     return {"tokenizer_size": len(tokenizer),
-            **{key: getattr(tokenizer, key, None) for key in TOKENIZER_KEYS[1:]}}
+            **{key: getattr(tokenizer, key, None) for key in TOKENIZER_KEYS[1:-1]},
+            "vocab_sha256": vocab_fingerprint(tokenizer)}
+
+
+def vocab_fingerprint(tokenizer: Any) -> str:
+    """SHA-256 of the tokenizer's ``token -> id`` table: two tokenizers of one size that
+    map a token to different rows (another LLM's, a retrained one) differ here."""
+    table = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    return hashlib.sha256(json.dumps(table, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def check_llm(folder: Path, identity: dict[str, Any], spec: str, hidden_size: int,
@@ -158,7 +167,7 @@ def check_llm(folder: Path, identity: dict[str, Any], spec: str, hidden_size: in
         raise CheckpointError(f"{folder}: the tokenizer of '{spec}' has {found_tok['tokenizer_size']} "
                               f"tokens but the LLM only {vocab} embedding rows: a tokenizer "
                               "of another LLM?")
-    for key in TOKENIZER_KEYS:
+    for key in TOKENIZER_KEYS:  # checkpoints saved before a key was recorded lack it
         if key in identity and identity[key] != found_tok[key]:
             raise CheckpointError(
                 f"{folder / LLM_FILE}: the checkpoint's tokenizer had {key}={identity[key]}, "

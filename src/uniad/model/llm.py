@@ -21,7 +21,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -39,7 +40,7 @@ from transformers import (
 
 from uniad.config import ModelConfig
 from uniad.errors import UniADError
-from uniad.model.tiny import build_tiny_llm
+from uniad.model.tiny import build_tiny_llm, build_tiny_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,9 @@ def smollm2_path() -> Path:
     return target
 
 
-def _load_folder(
-    folder: Path, dtype: torch.dtype | None, meta: bool
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A Hugging Face model folder, offline; the failure modes become one clear message."""
+def _model_folder(spec: str) -> Path:
+    """The folder a non-built-in spec names, checked to be a Hugging Face model folder."""
+    folder = smollm2_path() if spec == "smollm2" else Path(spec).expanduser()
     if not folder.is_dir():
         raise UniADError(
             f"model.llm='{folder}': no such folder (give a Hugging Face model folder, or one of "
@@ -149,8 +149,35 @@ def _load_folder(
         )
     if not (folder / "config.json").is_file():
         raise UniADError(f"{folder}: not a Hugging Face model folder (no config.json)")
+    return folder
+
+
+def load_tokenizer(spec: str, *, corpus: Iterable[str] | None = None) -> PreTrainedTokenizerBase | None:
+    """The tokenizer of the LLM ``spec`` names, without its weights (the "tiny" one trained on
+    ``corpus``; ``llama2-7b`` has none). It always has a pad token (EOS when it defines none).
+    Training needs it before the data (the AD length limit counts tokens) and the data
+    before the model; :func:`load_llm` takes it back."""
+    if spec == "llama2-7b":
+        return None
+    if spec == "tiny":
+        tokenizer = build_tiny_tokenizer(corpus)
+    else:
+        folder = _model_folder(spec)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        except (OSError, ValueError, KeyError) as error:
+            raise UniADError(f"{folder}: cannot load its tokenizer: {error}") from error
+    _ensure_pad_token(tokenizer)
+    return tokenizer
+
+
+def _load_folder(
+    folder: Path, dtype: torch.dtype | None, meta: bool,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A Hugging Face model folder, offline; the failure modes become one clear message."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(folder, local_files_only=True)
         if meta:
             config = AutoConfig.from_pretrained(folder, local_files_only=True)
             with torch.device("meta"):
@@ -170,6 +197,7 @@ def load_llm(
     device: str | torch.device = "cpu",
     meta: bool = False,
     seed: int = 0,
+    tokenizer: PreTrainedTokenizerBase | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase | None]:
     """Load the LLM named by ``spec`` (a folder, ``smollm2``, ``tiny`` or ``llama2-7b``).
 
@@ -180,34 +208,32 @@ def load_llm(
     Every tokenizer returned has a pad token (EOS when the model defines none); callers set
     ``tokenizer.padding_side`` as their batching needs (left for generation).
     """
-    tokenizer: PreTrainedTokenizerBase | None
     if spec == "llama2-7b":
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(llama2_7b_config(), dtype=dtype)
         return model.eval(), None
     if spec == "tiny":
-        model, tokenizer = build_tiny_llm(corpus, seed)
+        model, tokenizer = build_tiny_llm(corpus, seed, tokenizer)
         if meta:
             model = model.to("meta")
         if dtype is not None:
             model = model.to(dtype)
     else:
-        folder = smollm2_path() if spec == "smollm2" else Path(spec).expanduser()
-        model, tokenizer = _load_folder(folder, dtype, meta)
-    _ensure_pad_token(model, tokenizer)
+        model, tokenizer = _load_folder(_model_folder(spec), dtype, meta, tokenizer)
+    _ensure_pad_token(tokenizer)
+    if model.generation_config is not None and model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
     if not meta:
         model = model.to(device)
     return model.eval(), tokenizer
 
 
-def _ensure_pad_token(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+def _ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> None:
     """Batching needs a pad id; many LLMs (Llama-2) ship none, and EOS is the usual stand-in."""
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
-            raise UniADError(f"{model.name_or_path}: tokenizer has neither a pad nor an EOS token")
+            raise UniADError(f"{tokenizer.name_or_path}: tokenizer has neither a pad nor an EOS token")
         tokenizer.pad_token = tokenizer.eos_token
-    if model.generation_config is not None and model.generation_config.pad_token_id is None:
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -222,6 +248,76 @@ def _is_norm(module: nn.Module) -> bool:
     if isinstance(module, (nn.LayerNorm, nn.RMSNorm)):
         return True
     return type(module).__name__.endswith("RMSNorm")
+
+
+def norm_parameter_names(model: nn.Module) -> list[str]:
+    """Names (in ``model``) of every norm weight: what the release's AD-pretrained file and
+    ``if_finutune_GPT 1`` add to LoRA."""
+    return [f"{prefix}.{name}" if prefix else name
+            for prefix, module in model.named_modules() if _is_norm(module)
+            for name, _ in module.named_parameters(recurse=False)]
+
+
+def lora_layers(model: nn.Module) -> list[nn.Module]:
+    """peft's LoRA layers of ``model`` (those holding ``lora_A`` / ``lora_B`` tables)."""
+    return [m for m in model.modules()
+            if isinstance(getattr(m, "lora_A", None), nn.ModuleDict) and hasattr(m, "base_layer")]
+
+
+class LoraShift:
+    """loralib's unmerge on entering training, which the release's training forward rests on.
+
+    The release's LoRA layers were merged while still zero (``from_pretrained`` ends in
+    ``eval()``), the AD-pretrained LoRA A0/B0 loaded afterwards, and ``model.train()`` then
+    subtracted ``scale * B0 @ A0`` from each frozen weight. :meth:`subtract` does the same
+    with the LoRA the model holds when training first begins, and keeps A0/B0 (a few MB at
+    7B, rather than the (D, D) differences); :meth:`restore` adds it back, so evaluation and
+    saving see the plain weights, and the next :meth:`subtract` takes the same A0/B0 again:
+    training always runs on ``W - B0A0``, as under loralib, whose ``eval()`` merges the
+    current LoRA and ``train()`` unmerges that same value.
+    """
+
+    def __init__(self) -> None:
+        self._initial: list[tuple[nn.Module, str, torch.Tensor, torch.Tensor]] | None = None
+        self.applied = False
+
+    @staticmethod
+    def _delta(layer: nn.Module, name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        weight = layer.base_layer.weight
+        return (b @ a).to(weight.dtype) * layer.scaling[name]
+
+    @torch.no_grad()
+    def subtract(self, model: nn.Module) -> None:
+        """``W -= scale * B0 @ A0`` for every adapter (A0/B0 taken the first time)."""
+        if self.applied:
+            return
+        if self._initial is None:
+            self._initial = [(layer, name, layer.lora_A[name].weight.detach().clone(),
+                              layer.lora_B[name].weight.detach().clone())
+                             for layer in lora_layers(model) for name in layer.lora_A]
+        for layer, name, a, b in self._initial:
+            layer.base_layer.weight.sub_(self._delta(layer, name, a, b))
+        self.applied = True
+
+    @torch.no_grad()
+    def restore(self, model: nn.Module) -> None:
+        """Add back what :meth:`subtract` took (no-op when it is not applied)."""
+        if not self.applied:
+            return
+        for layer, name, a, b in self._initial or ():
+            layer.base_layer.weight.add_(self._delta(layer, name, a, b))
+        self.applied = False
+
+    @contextmanager
+    def lifted(self, model: nn.Module) -> Iterator[None]:
+        """The plain weights inside the block (saving), the same shift again after it."""
+        applied = self.applied
+        self.restore(model)
+        try:
+            yield
+        finally:
+            if applied:
+                self.subtract(model)
 
 
 def apply_lora(model: PreTrainedModel, config: ModelConfig) -> PeftModel:

@@ -12,7 +12,7 @@ to 32 LLM tokens (shared/data/release_checkpoint/LAYOUT-cmdad-tvad.md, "Video pa
 LN_e), which computes the same function as the release's LAVIS BERT; only the position
 add, the query tokens and the projection live here. The attribute names follow the
 release's (``video_query_tokens``, ``video_frame_position_embedding``, ``llama_proj``) so
-the key mapping in :mod:`uniad.model.release_cmdtv` is a rename of the Q-Former part only.
+the key mapping in :mod:`uniad.model.release.cmdtv` is a rename of the Q-Former part only.
 """
 
 from __future__ import annotations

@@ -68,13 +68,15 @@ def build_tiny_tokenizer(
 
 
 def build_tiny_llm(
-    corpus: Iterable[str] | None = None, seed: int = 0
+    corpus: Iterable[str] | None = None, seed: int = 0,
+    tokenizer: PreTrainedTokenizerFast | None = None,
 ) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    """A random 2-layer Llama sized to a tokenizer trained on ``corpus``.
+    """A random 2-layer Llama sized to a tokenizer trained on ``corpus`` (or to ``tokenizer``,
+    one :func:`build_tiny_tokenizer` made before).
 
     The global RNG is left as it was: the seed applies inside a forked RNG state.
     """
-    tokenizer = build_tiny_tokenizer(corpus)
+    tokenizer = tokenizer or build_tiny_tokenizer(corpus)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         bos_token_id=tokenizer.bos_token_id,

@@ -29,7 +29,11 @@ from uniad.errors import UniADError
 from uniad.io import write_json
 from uniad.model.batch import gather_blocks
 from uniad.model.decode import DecodeSettings, PrefilledLM, bucket_by_length, decode
-from uniad.model.llm import apply_lora, embedding_width, load_llm, save_llm, text_decoder, vocab_size
+from uniad.model.llm import (
+    LoraShift, apply_lora, embedding_width, load_llm, norm_parameter_names, save_llm, text_decoder,
+    vocab_size,
+)
+from uniad.model.paired import TargetPositions, encode_paired, split_target
 from uniad.model.params import count_by_part, split_llm_parameters
 from uniad.model.perceiver import build_mappers
 from uniad.model.sequence import (
@@ -114,6 +118,7 @@ class UniAD(nn.Module):
             # only so that export-release writes the file back unchanged.
             self.context_placeholder = nn.Parameter(mean.clone(), requires_grad=False)
         self.text_decoder = text_decoder(self.llm_spec, tokenizer) if tokenizer is not None else None
+        self._lora_shift = LoraShift()  # model.release_lora_train=shipped, while training
         self.apply_release_lora()
 
     @classmethod
@@ -125,9 +130,12 @@ class UniAD(nn.Module):
         dtype: torch.dtype | None = None,
         device: str | torch.device = "cpu",
         meta: bool = False,
+        tokenizer=None,
     ) -> UniAD:
-        """Load ``config.model.llm`` (``corpus`` trains the "tiny" tokenizer) and wrap it."""
-        llm, tokenizer = load_llm(config.model.llm, corpus=corpus, dtype=dtype, device=device, meta=meta)
+        """Load ``config.model.llm`` (``corpus`` trains the "tiny" tokenizer, unless the
+        ``tokenizer`` loaded before is given) and wrap it."""
+        llm, tokenizer = load_llm(config.model.llm, corpus=corpus, dtype=dtype, device=device,
+                                  meta=meta, tokenizer=tokenizer)
         model = cls(config, llm, tokenizer)
         return model if meta else model.to(device)
 
@@ -164,53 +172,66 @@ class UniAD(nn.Module):
         return encode_batch(segment_lists, self.tokenizer, self.llm.get_input_embeddings(), visuals)
 
     # -- loss -------------------------------------------------------------------------
-    def _target_nll(self, batch: EncodedBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample summed CE on the target tokens and their counts, ``(B,)`` each.
+    def _hidden(self, inputs_embeds, attention_mask, position_ids) -> torch.Tensor:
+        decoder = self.llm.get_base_model().get_decoder()
+        return decoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                       position_ids=position_ids).last_hidden_state
 
-        Logits are computed only at labelled positions (saves a (B, L, V) tensor); with
+    def _scored_nll(self, hidden: torch.Tensor, where: TargetPositions) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample summed CE of ``where``'s tokens and their counts, ``(B,)`` each.
+
+        Logits are computed only at the scored positions (saves a (B, L, V) tensor); with
         ``placeholder_logits`` the two placeholder embeddings add two tied logits, as in
         the release.
         """
-        base = self.llm.get_base_model()
-        hidden = base.get_decoder()(
-            inputs_embeds=batch.inputs_embeds,
-            attention_mask=batch.attention_mask,
-            position_ids=batch.position_ids,
-        ).last_hidden_state
-        labels = batch.labels[:, 1:]  # position t predicts token t+1
-        picked = labels != IGNORE_INDEX
-        h = hidden[:, :-1][picked]
-        logits = base.get_output_embeddings()(h)
+        h = hidden[where.rows, where.positions]
+        logits = self.llm.get_base_model().get_output_embeddings()(h)
         if self.config.model.placeholder_logits:
             logits = torch.cat([logits, h @ self.placeholders.to(h.dtype).T], dim=-1)
-        nll = F.cross_entropy(logits.float(), labels[picked], reduction="none")
-        owner = picked.nonzero()[:, 0]
-        sums = torch.zeros(labels.shape[0], device=nll.device).index_add(0, owner, nll)
-        counts = torch.bincount(owner, minlength=labels.shape[0]).to(nll.dtype)
+        # at least float32 (bf16 logits lose the tail), float64 where the model runs in it
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+        nll = F.cross_entropy(logits, where.tokens, reduction="none")
+        size = hidden.shape[0]
+        sums = torch.zeros(size, device=nll.device, dtype=nll.dtype).index_add(0, where.rows, nll)
+        counts = torch.bincount(where.rows, minlength=size).to(nll.dtype)
         return sums, counts
+
+    def _target_nll(self, batch: EncodedBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_scored_nll` of a batch's labelled target (position t predicts token t+1)."""
+        hidden = self._hidden(batch.inputs_embeds, batch.attention_mask, batch.position_ids)
+        labels = batch.labels[:, 1:]
+        rows, positions = (labels != IGNORE_INDEX).nonzero(as_tuple=True)
+        return self._scored_nll(hidden, TargetPositions(rows, positions, labels[rows, positions]))
 
     def forward(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
         """``loss`` = ``ce`` (token-averaged over the batch) + ``hinge`` (contrastive).
 
-        The hinge ``max(0, CE_pos - CE_neg)`` re-reads the same prompt with the previous AD
-        as target so the model does not simply repeat it; samples without a previous AD
+        The hinge ``max(0, CE_pos - CE_neg)`` scores the previous AD as target on the same
+        prompt so the model does not simply repeat it; samples without a previous AD
         take no part (both CEs of the hinge are over the samples that have one; the
         release had one for every sample). Release: one hinge on batch-level CEs;
         ``contrastive_per_sample``: the mean of per-sample hinges (the paper's intent).
+        ``model.negative_pass`` says whether the negative shares the positive's pass over
+        the prompt (:mod:`uniad.model.paired`) or runs its own, as the release.
         ``margin`` (CE_pos - CE_neg, with its graph) is returned too, for logging.
         """
         cfg = self.config.model
         segments = [self.builder.build(s) for s in samples]
         visuals = self.visual_embeddings(samples, segments)
-        pos_sum, pos_count = self._target_nll(self.encode(segments, visuals))
+        negatives = [previous_ad(s) if cfg.contrastive_loss else None for s in samples]
+        idx = [i for i, text in enumerate(negatives) if text is not None]
+        if idx and cfg.negative_pass == "shared":
+            pos_sum, pos_count, neg_sum, neg_count = self._shared_nll(segments, negatives, visuals)
+            neg_sum, neg_count = neg_sum[idx], neg_count[idx]
+        else:
+            pos_sum, pos_count = self._target_nll(self.encode(segments, visuals))
+            if idx:
+                neg_segments = [self.builder.build(samples[i], target=negatives[i]) for i in idx]
+                neg_sum, neg_count = self._target_nll(self.encode(neg_segments, [visuals[i] for i in idx]))
         ce = pos_sum.sum() / pos_count.sum()
         hinge = ce.new_zeros(())
         out: dict[str, torch.Tensor] = {}
-        negatives = [(i, text) for i, s in enumerate(samples) if (text := previous_ad(s)) is not None]
-        if cfg.contrastive_loss and negatives:
-            idx = [i for i, _ in negatives]
-            neg_segments = [self.builder.build(samples[i], target=t) for i, t in negatives]
-            neg_sum, neg_count = self._target_nll(self.encode(neg_segments, [visuals[i] for i in idx]))
+        if idx:
             pos_sum, pos_count = pos_sum[idx], pos_count[idx]
             if cfg.contrastive_per_sample:
                 margin = pos_sum / pos_count - neg_sum / neg_count
@@ -220,6 +241,17 @@ class UniAD(nn.Module):
             out["margin"] = margin
         out.update(loss=ce + hinge, ce=ce, hinge=hinge)
         return out
+
+    def _shared_nll(self, segments: list[list[Segment]], negatives: list[str | None],
+                    visuals: list[dict[VisualKey, torch.Tensor]]) -> tuple[torch.Tensor, ...]:
+        """Positive and negative per-sample CE sums and counts from one pass (see paired)."""
+        prompts, positives = zip(*(split_target(s) for s in segments))
+        negative_targets = [None if text is None else self.builder.target_segments(text)
+                            for text in negatives]
+        batch = encode_paired(prompts, positives, negative_targets, self.tokenizer,
+                              self.llm.get_input_embeddings(), visuals)
+        hidden = self._hidden(batch.inputs_embeds, batch.attention_mask, batch.position_ids)
+        return (*self._scored_nll(hidden, batch.positive), *self._scored_nll(hidden, batch.negative))
 
     # -- generation -------------------------------------------------------------------
     def resolve_generation(self, generation: GenerationConfig | None = None, **overrides) -> GenerationConfig:
@@ -303,12 +335,17 @@ class UniAD(nn.Module):
         evaluation never applies a checkpoint's LoRA; see docs/reproduce.md), ``active``
         uses them. The weights stay in the model either way, so export keeps them."""
         # peft's enable/disable also mark the adapters trainable: keep what the recipe set.
-        lora = {name: p.requires_grad for name, p in self.llm.named_parameters() if "lora_" in name}
         if self.config.model.release_lora == "shipped":
             self.unmerge_lora()
-            self.llm.base_model.disable_adapter_layers()
-        else:
+        self._set_adapters(self.config.model.release_lora == "active")
+
+    def _set_adapters(self, enabled: bool) -> None:
+        """peft's enable/disable, keeping which adapters train as the recipe set them."""
+        lora = {name: p.requires_grad for name, p in self.llm.named_parameters() if "lora_" in name}
+        if enabled:
             self.llm.base_model.enable_adapter_layers()
+        else:
+            self.llm.base_model.disable_adapter_layers()
         for name, p in self.llm.named_parameters():
             if name in lora:
                 p.requires_grad_(lora[name])
@@ -330,19 +367,32 @@ class UniAD(nn.Module):
             self.llm.unmerge_adapter()
 
     def train(self, mode: bool = True) -> UniAD:
-        """``nn.Module.train``, also taking merged LoRA back out of the base weights."""
+        """``nn.Module.train``, also taking merged LoRA back out of the base weights and
+        switching the LoRA arithmetic between training (``model.release_lora_train``) and
+        evaluation (``model.release_lora``)."""
         if mode:
             self.unmerge_lora()
-        return super().train(mode)
+        super().train(mode)
+        if mode and self.config.model.release_lora_train == "shipped":
+            self._lora_shift.subtract(self.llm)
+        else:
+            self._lora_shift.restore(self.llm)
+        if mode:
+            self._set_adapters(True)  # training always runs the adapters (with their dropout)
+        else:
+            self.apply_release_lora()
+        return self
 
     # -- checkpoints ------------------------------------------------------------------
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """What a checkpoint holds: parameters that train, plus LoRA weights even if frozen
         (the release's MAD recipe freezes LoRA, but a checkpoint must still restore it)."""
+        keep_norms = self.config.model.keep_norms
+        norms = {f"llm.{name}" for name in norm_parameter_names(self.llm)} if keep_norms else set()
         return {
             name: p.detach()
             for name, p in self.named_parameters()
-            if p.requires_grad or "lora_" in name or name in KEPT_FROZEN
+            if p.requires_grad or "lora_" in name or name in KEPT_FROZEN or name in norms
         }
 
     def llm_identity(self) -> dict:
@@ -356,9 +406,12 @@ class UniAD(nn.Module):
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.yaml``, ``model.safetensors`` (trainable weights) and ``llm.json``;
         a random "tiny" LLM is saved too (``llm/``), since nothing else could rebuild it."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
         self.unmerge_lora()  # the base weights must be saved without the adapters folded in
+        with self._lora_shift.lifted(self.llm):  # ... and without the training shift
+            return self._save(Path(directory))
+
+    def _save(self, out: Path) -> Path:
+        out.mkdir(parents=True, exist_ok=True)
         self.config.save(out / CONFIG_FILE)
         state = {k: v.contiguous().cpu() for k, v in self.trainable_state_dict().items()}
         write_safetensors(out / WEIGHTS_FILE, state)

@@ -12,6 +12,7 @@ the cast from the bank.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,18 @@ class NarratedAD:
             raise ValueError(
                 f"AD times must satisfy 0 <= start < end, got {self.start}..{self.end}"
             )
+        # Whatever a describer or an editor wrote, every writer gets one line of plain text.
+        object.__setattr__(self, "text", one_line(str(self.text)))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of plain text: control characters and line breaks become
+    spaces, runs of spaces one. A blank line would end an SRT or WebVTT cue early, and a
+    NUL or escape byte makes the DAPT document invalid XML."""
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 @dataclass(frozen=True)
@@ -93,12 +106,16 @@ class Description:
 class Describer(Protocol):
     """Describe ``slot`` in at most ``max_words`` words (a request: the model may exceed it).
     ``previous`` holds the ADs narrated so far, oldest first (UniAD's context). An empty
-    ``text`` is a SKIP (nothing worth saying). A describer may also accept the optional
-    keywords ``avoid`` (texts it must not repeat word for word, passed when the repeat
-    guard of :func:`uniad.narrate.deliver.plan.ask` re-asks) and ``dialogue`` (the subtitle lines
-    within 25 s of the slot); they are passed only to describers whose signature has them."""
+    ``text`` is a SKIP (nothing worth saying). ``avoid`` holds texts it must not repeat word
+    for word: the repeat guard of :func:`uniad.narrate.deliver.plan.ask` passes the previous
+    AD there and asks again, but only of a describer whose ``avoids`` is True (one that
+    can steer away from them; asking the others again would cost a call for the same
+    answer). A plain function ``(slot, max_words, previous)`` is a describer that does not."""
 
-    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
+    avoids: bool
+
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
+                 avoid: Sequence[str] = ()) -> Description:
         ...
 
 

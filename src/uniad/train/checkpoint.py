@@ -61,19 +61,24 @@ def trainable_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def load_trainable(model: nn.Module, path: Path) -> None:
-    """Load trainable weights, refusing missing or unknown names (no silent strict=False)."""
+    """Load trainable weights through the checked reader (a truncated file is named), refusing
+    missing or unknown names and other shapes (no silent strict=False). A model with its own
+    ``load_trainable`` (UniAD) checks and loads them itself."""
     tensors = read_safetensors(Path(path))
-    expected = set(trainable_state_dict(model))
-    missing = sorted(expected - set(tensors))
-    unexpected = sorted(set(tensors) - expected)
-    if missing or unexpected:
+    if hasattr(model, "load_trainable"):
+        model.load_trainable(tensors, source=str(path))
+        return
+    expected = trainable_state_dict(model)
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = sorted(k for k in set(tensors) & set(expected) if tensors[k].shape != expected[k].shape)
+    if missing or unexpected or wrong:
         raise UniADError(
-            f"{path}: weights do not match the model (missing: {missing[:5]}, unexpected: {unexpected[:5]}); "
-            "was this checkpoint made with another model config?"
+            f"{path}: weights do not match the model (missing: {missing[:5]}, unexpected: "
+            f"{unexpected[:5]}, other shape: {wrong[:5]}); was this checkpoint made with another "
+            "model config?"
         )
-    result = model.load_state_dict(tensors, strict=False)
-    if result.unexpected_keys:
-        raise UniADError(f"{path}: model has no parameters named {result.unexpected_keys[:5]}")
+    model.load_state_dict(tensors, strict=False)
 
 
 def _is_complete(folder: Path) -> bool:

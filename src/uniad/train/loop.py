@@ -46,7 +46,7 @@ from uniad.train.distributed import (
 )
 from uniad.train.monitor import RunMonitor, plot_losses
 from uniad.train.rng import capture_rng_state, restore_rng_state, seed_everything
-from uniad.train.schedule import build_scheduler, total_steps
+from uniad.train.schedule import build_schedule, total_steps
 
 log = logging.getLogger(__name__)
 
@@ -170,17 +170,23 @@ class Trainer:
         if config.grad_accum < 1 or config.batch_size < 1:
             raise UniADError("train.batch_size and train.grad_accum must be >= 1")
         shard = len(epoch_order(len(train_set), ctx, config.seed, 0))
-        self.steps_per_epoch = math.ceil(shard / config.batch_size) // config.grad_accum
-        if self.steps_per_epoch == 0:
+        # As the release: full batches only (train.drop_last), an optimizer step per
+        # accumulation group, the epoch's last group possibly partial; the schedule counts
+        # full groups.
+        self.shard = shard
+        self.batches_per_epoch = (shard // config.batch_size if config.drop_last
+                                  else math.ceil(shard / config.batch_size))
+        self.full_steps_per_epoch = self.batches_per_epoch // config.grad_accum
+        if self.full_steps_per_epoch == 0:
             raise UniADError(
                 f"{len(train_set)} training samples over {ctx.world_size} process(es) give less "
                 f"than one optimizer step (batch_size {config.batch_size} x grad_accum "
                 f"{config.grad_accum}); lower them or add data"
             )
-        self.total = total_steps(
-            self.steps_per_epoch * config.grad_accum, config.grad_accum, config.epochs, config.max_steps
-        )
-        self.scheduler = build_scheduler(self.optimizer, config.warmup_steps, self.total)
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch / config.grad_accum)
+        self.total = config.max_steps or self.steps_per_epoch * config.epochs
+        self.schedule = build_schedule(config.lr, config.warmup_steps, total_steps(
+            self.batches_per_epoch, config.grad_accum, config.epochs, config.max_steps))
         self.dtype = resolve_precision(config.precision, ctx.device)
         self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=self.dtype is torch.float16)
         self.position = _Position()
@@ -199,7 +205,7 @@ class Trainer:
             epoch, in_epoch = (p.epoch + 1, 0) if done else (p.epoch, p.step_in_epoch)
             state = {
                 "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
+                "scheduler": self.schedule.state_dict(),  # for the record: rates follow the position
                 "scaler": self.scaler.state_dict(),
                 "rng": rng_states,
             }
@@ -235,7 +241,6 @@ class Trainer:
             )
         ckpt.load_trainable(self.model, folder / ckpt.WEIGHTS)
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         rng = state["rng"]
         if len(rng) == self.ctx.world_size:
@@ -252,31 +257,34 @@ class Trainer:
         dtype = self.dtype or torch.float32
         return torch.autocast(self.ctx.device.type, dtype=dtype, enabled=self.dtype is not None)
 
-    def _step(self, batches: Any) -> tuple[dict[str, torch.Tensor], int]:
-        """Accumulate ``grad_accum`` micro-batches, then one optimizer step."""
+    def _step(self, batches: Any, micro_batches: int) -> tuple[dict[str, torch.Tensor], int]:
+        """Accumulate ``micro_batches`` (``grad_accum``, fewer in an epoch's partial last
+        group) micro-batches, each loss divided by ``grad_accum`` as the release does, then
+        one optimizer step at the rate of the release's schedule index."""
         accum = self.config.grad_accum
+        p = self.position
+        rate = self.schedule.apply(self.optimizer, self.full_steps_per_epoch * p.epoch + p.step_in_epoch)
         sums: dict[str, torch.Tensor] = {}
         samples = 0
         self.ddp.train()
-        for micro in range(accum):
+        for micro in range(micro_batches):
             batch = next(batches)
             # Skip the gradient all-reduce on all but the last micro-step.
-            last = micro == accum - 1 or not self.ctx.is_distributed
+            last = micro == micro_batches - 1 or not self.ctx.is_distributed
             with contextlib.nullcontext() if last else self.ddp.no_sync():
                 with self._autocast():
                     out = self.ddp(batch)
                 self.scaler.scale(out["loss"] / accum).backward()
             for key, value in _scalar_outputs(out).items():
-                sums[key] = sums.get(key, 0.0) + value / accum
+                sums[key] = sums.get(key, 0.0) + value / micro_batches
             samples += len(batch)
         self.scaler.unscale_(self.optimizer)
         max_norm = self.config.grad_clip if self.config.grad_clip else float("inf")
         sums["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, max_norm).detach().float()
-        sums["lr"] = torch.tensor(self.scheduler.get_last_lr()[0])
+        sums["lr"] = torch.tensor(rate)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
         return sums, samples
 
     @torch.no_grad()
@@ -310,10 +318,11 @@ class Trainer:
             order = epoch_order(len(self.train_set), self.ctx, cfg.seed, p.epoch)
             per_step = cfg.batch_size * cfg.grad_accum
             # Batches already consumed in this epoch are skipped, not replayed.
-            indices = order[p.step_in_epoch * per_step : self.steps_per_epoch * per_step]
+            indices = order[p.step_in_epoch * per_step : min(self.shard, self.batches_per_epoch * cfg.batch_size)]
             batches = iter(_loader(self.train_set, indices, cfg, self.collate_fn, cfg.seed + p.epoch))
             while p.step_in_epoch < self.steps_per_epoch and p.global_step < stop:
-                values, samples = self._step(batches)
+                left = self.batches_per_epoch - p.step_in_epoch * cfg.grad_accum
+                values, samples = self._step(batches, min(cfg.grad_accum, left))
                 p.step_in_epoch += 1
                 p.global_step += 1
                 bar.update(1)

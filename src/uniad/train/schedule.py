@@ -1,52 +1,63 @@
-"""Learning-rate schedule: linear warmup then cosine decay, as the release (REFERENCE.md s.4).
+"""Learning-rate schedule: linear warmup then cosine decay, in the release's arithmetic.
 
-The release sets the rate by hand on every micro-batch from the optimizer-step index; we
-express the same curve as a ``LambdaLR`` so that its position is part of the saved
-optimizer state and a resumed run continues on exactly the same curve.
+The release (``utils/scheduler.py``'s ``cosine_lr``) assigns the rate by hand before every
+micro-batch, from the index ``num_batches_per_epoch * epoch + i // accum_freq`` where
+``num_batches_per_epoch = num_batches // accum_freq`` counts *full* accumulation groups: an
+epoch's last, partial group (when the batches do not divide) gets the index of the next
+epoch's first step. :class:`WarmupCosine` computes the same floating-point expressions
+(``base * (step + 1) / warmup``; ``0.5 * (1 + np.cos(np.pi * e / es)) * base``), so rates
+agree to the bit; the loop gives it the release's index. It holds no state beyond its three
+settings: a resumed run recomputes the rate from its position.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 from uniad.errors import UniADError
 
 
-@dataclass
+@dataclass(frozen=True)
 class WarmupCosine:
-    """Multiplier of the base rate at optimizer step ``step``.
+    """The release's rate at schedule index ``step`` over ``total`` indices."""
 
-    A callable object (not a closure) so ``LambdaLR.state_dict`` records ``warmup`` and
-    ``total`` as plain ints, which ``torch.load(weights_only=True)`` accepts.
-    """
-
+    base_lr: float
     warmup: int
     total: int
 
-    def __call__(self, step: int) -> float:
+    def lr(self, step: int) -> float:
         if step < self.warmup:
-            return (step + 1) / self.warmup
-        decay_steps = self.total - self.warmup
-        if decay_steps <= 0:
-            return 1.0
-        progress = min(step - self.warmup, decay_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * progress / decay_steps))
+            return self.base_lr * (step + 1) / self.warmup
+        es = self.total - self.warmup
+        if es <= 0:
+            return self.base_lr
+        e = min(step - self.warmup, es)
+        return float(0.5 * (1 + np.cos(np.pi * e / es)) * self.base_lr)
+
+    def apply(self, optimizer: torch.optim.Optimizer, step: int) -> float:
+        """Set every group's rate for ``step`` (as the release's ``assign_learning_rate``)."""
+        rate = self.lr(step)
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        return rate
+
+    def state_dict(self) -> dict:
+        return asdict(self)
 
 
 def total_steps(batches_per_epoch: int, grad_accum: int, epochs: int, max_steps: int | None) -> int:
-    """Optimizer steps in the run: ``max_steps`` if set, else (batches // accum) * epochs."""
+    """The schedule's length: ``max_steps`` if set, else the release's
+    ``(num_batches // accum_freq) * epochs`` (full accumulation groups only)."""
     if max_steps is not None:
         return int(max_steps)
     return (batches_per_epoch // grad_accum) * epochs
 
 
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, warmup: int, total: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Warmup-then-cosine ``LambdaLR`` over ``total`` optimizer steps."""
+def build_schedule(base_lr: float, warmup: int, total: int) -> WarmupCosine:
+    """Warmup-then-cosine over ``total`` schedule indices."""
     if total <= 0:
         raise UniADError(
             f"training would run {total} optimizer steps: give more data, fewer accumulation "
@@ -54,4 +65,4 @@ def build_scheduler(
         )
     if warmup < 0:
         raise UniADError(f"train.warmup_steps must be >= 0, got {warmup}")
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(max(warmup, 0), total))
+    return WarmupCosine(base_lr, warmup, total)

@@ -23,8 +23,8 @@ import srt
 
 from uniad.data.schema import Character
 from uniad.errors import UniADError
-from uniad.narrate.media.ffmpeg import run_ffmpeg
 from uniad.narrate.deliver.speech import EspeakEngine, Speech, assemble_track, write_wav
+from uniad.narrate.media.ffmpeg import run_ffmpeg
 
 Interval = tuple[float, float]
 Line = tuple[float, float, str]

@@ -74,7 +74,8 @@ class WorldTraining:
 def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTraining:
     """Train a fresh UniAD on the world's training split into ``run_dir`` (as `uniad train`)."""
     started = time.perf_counter()
-    model, train_set = build_for_training(open_world_split(world, config, "train"), config)
+    model, train_set = build_for_training(world / TRAIN_FILE, world / FEATURES_FILE,
+                                          world / BANK_FILE, config)
     data = {"world": str(world)}
     if (world / ENCODER_FOLDER).is_dir():  # a rendered world: the folder narration loads
         data["visual_encoder_folder"] = str(world / ENCODER_FOLDER)

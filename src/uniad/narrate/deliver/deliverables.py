@@ -15,17 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from uniad.config import NarrationConfig
+from uniad.narrate.core import Interval, NarratedAD
 from uniad.narrate.deliver import extended as ext
 from uniad.narrate.deliver.dapt import write_dapt
 from uniad.narrate.deliver.mix import mix_into_video
 from uniad.narrate.deliver.plan import Plan
 from uniad.narrate.deliver.review import write_review_page
-from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.core import Interval
 from uniad.narrate.deliver.speech import Speech, assemble_track, write_wav
-from uniad.narrate.timeline.timing import check_cues
-from uniad.narrate.core import NarratedAD
 from uniad.narrate.deliver.tracks import write_json, write_srt, write_vtt
+from uniad.narrate.timeline.timing import check_cues
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ def write_deliverables(
     out_dir: str | Path,
     duration: float,
     dialogue: Sequence[Interval],
-    settings: NarrationSettings,
+    settings: NarrationConfig,
     info: dict[str, Any],
     has_audio: bool = True,
     mix: bool = True,
@@ -80,7 +79,7 @@ def write_deliverables(
             [(s.start, s.start + s.duration) for s in spoken], duck_db=settings.duck_db)
         shown = paths["video"]
     pauses = ext.pauses_of(plan.cues)
-    if settings.extended and pauses and plan.speech:
+    if pauses and plan.speech:  # pauses: --extended, or cues marked extended
         paths.update(_write_extended(plan, video, out, duration, pauses, has_audio, settings))
     paths["json"] = write_json(plan.cues, out / "ad.json", info)
     paths["html"] = write_review_page(normal, out / "ad.html", os.path.relpath(shown, out),
@@ -92,7 +91,7 @@ def write_deliverables(
 
 def _write_extended(
     plan: Plan, video: Path, out: Path, duration: float, pauses: Sequence[ext.Pause],
-    has_audio: bool, settings: NarrationSettings,
+    has_audio: bool, settings: NarrationConfig,
 ) -> dict[str, Path]:
     """The paused video with every description (extended ones included) mixed in, its
     WebVTT on the extended timeline, and every cue on the normal timeline with the

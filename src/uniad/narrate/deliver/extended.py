@@ -12,9 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from uniad.io import atomic_path
-from uniad.narrate.media.ffmpeg import run_ffmpeg
-from uniad.narrate.deliver.speech import Speech
 from uniad.narrate.core import NarratedAD
+from uniad.narrate.deliver.speech import Speech
+from uniad.narrate.media.ffmpeg import run_ffmpeg
 
 Pause = tuple[float, float]  # (time in the original video, seconds held)
 

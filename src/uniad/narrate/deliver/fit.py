@@ -19,8 +19,8 @@ from typing import Literal
 
 import numpy as np
 
-from uniad.narrate.media.ffmpeg import run_ffmpeg
 from uniad.narrate.deliver.speech import NATURAL_WPM, Speech, TTSEngine, read_wav, write_wav
+from uniad.narrate.media.ffmpeg import run_ffmpeg
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,13 @@ import av
 import numpy as np
 
 from uniad.io import atomic_path
-from uniad.narrate.media.ffmpeg import require_ffmpeg, run_ffmpeg
-from uniad.narrate.core import bridge_gaps
+from uniad.narrate.core import Interval, bridge_gaps
 from uniad.narrate.deliver.speech import write_wav
+from uniad.narrate.media.ffmpeg import require_ffmpeg, run_ffmpeg
 from uniad.narrate.media.video import open_media
 
 log = logging.getLogger(__name__)
 
-Interval = tuple[float, float]
 
 ENVELOPE_RATE = 100  # gain samples per second: 10 ms steps, ffmpeg resamples smoothly
 

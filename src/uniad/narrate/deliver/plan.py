@@ -11,7 +11,6 @@ words, WPM, gap, fit status, rate and tempo for ``ad.json``.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 from collections.abc import Sequence
@@ -20,13 +19,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from uniad.config import NarrationConfig
+from uniad.narrate.core import Describer, NarratedAD, Slot
 from uniad.narrate.deliver.fit import Fitted, fit_speech
-from uniad.narrate.core import Describer
-from uniad.narrate.settings import NarrationSettings
-from uniad.narrate.core import Slot
 from uniad.narrate.deliver.speech import TTSEngine
 from uniad.narrate.timeline.timing import cue_duration, cut_to_budget, word_budget, word_count, wpm
-from uniad.narrate.core import NarratedAD
 
 log = logging.getLogger(__name__)
 
@@ -38,40 +35,23 @@ def normalise(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
-def _accepts(describe: Describer, keyword: str) -> bool:
-    try:
-        return keyword in inspect.signature(describe).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def call_describer(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD],
-          **optional: Any) -> Any:
-    """``describe(slot, budget, previous)`` plus those ``optional`` keywords it accepts
-    (``avoid``): describers written against the bare protocol still work."""
-    extra = {k: v for k, v in optional.items() if v and _accepts(describe, k)}
-    return describe(slot, budget, previous, **extra)
-
-
 def ask(describe: Describer, slot: Slot, budget: int, previous: Sequence[NarratedAD]
         ) -> tuple[str, Any]:
     """The describer's text for ``slot`` cut to ``budget``, never a word-for-word repeat of
-    the previous description: a repeat is asked again with it banned (describers that take
-    ``avoid``), and a repeat that survives becomes a SKIP. Returns (text, Description)."""
-    found = call_describer(describe, slot, budget, previous)
+    the previous description: a repeat is asked again with it banned (describers that
+    ``avoids``), and a repeat that survives becomes a SKIP. Returns (text, Description)."""
+    found = describe(slot, budget, previous)
     if found.text.strip().strip(".").upper() == "SKIP":  # a prompted model's literal SKIP
         return "", found
     text = cut_to_budget(found.text, budget)
     if text and word_count(found.text) > budget:  # over budget: one shorter request
-        again = call_describer(describe, slot, max(MIN_WORDS, 2 * budget - word_count(found.text)),
-                      previous)
+        again = describe(slot, max(MIN_WORDS, 2 * budget - word_count(found.text)), previous)
         if again.text.strip():
             found, text = again, cut_to_budget(again.text, budget)
     last = normalise(previous[-1].text) if previous else None
     if text and normalise(text) == last:
-        if _accepts(describe, "avoid"):
-            found = call_describer(describe, slot, budget, previous,
-                          avoid=(previous[-1].text,))
+        if getattr(describe, "avoids", False):  # a plain function cannot steer away
+            found = describe(slot, budget, previous, avoid=(previous[-1].text,))
             text = cut_to_budget(found.text, budget)
         if normalise(text) == last:
             log.info("AD at %.2f s skipped: it repeats the previous one (%r)", slot.start, text)
@@ -96,12 +76,13 @@ class Plan:
 def plan_cues(
     slots: Sequence[Slot],
     describe: Describer,
-    settings: NarrationSettings,
+    settings: NarrationConfig,
     engine: TTSEngine | None = None,
 ) -> Plan:
     """One cue per gap the describer fills; with an ``engine``, each cue's speech fitted
-    (see :mod:`uniad.narrate.deliver.fit`). "extended" cues (``settings.extended``) need the video
-    paused for ``meta["pause_s"]`` seconds and belong to the extended track only."""
+    (see :mod:`uniad.narrate.deliver.fit`). "extended" cues (``settings.extended``, or a
+    description whose ``meta["extended"]`` a describer set, as `uniad review` does) need the
+    video paused for ``meta["pause_s"]`` seconds and belong to the extended track only."""
     plan = Plan()
     for slot in tqdm(slots, desc="describe", unit="gap"):
         budget = word_budget(slot.duration, settings.plan_wpm)
@@ -112,11 +93,13 @@ def plan_cues(
             continue
         fitted = None
         if engine is not None:
+            marked = bool(found.meta.get("extended"))  # keep these words: pause for them
             fitted = fit_speech(
                 engine, text, slot.start, slot.duration,
-                rephrase=lambda words: ask(describe, slot, min(words, budget), plan.cues)[0],
+                rephrase=None if marked else
+                lambda words: ask(describe, slot, min(words, budget), plan.cues)[0],
                 max_rate_gain=settings.max_rate_gain, max_tempo=settings.max_tempo,
-                extended=settings.extended,
+                extended=settings.extended or marked,
             )
             text = fitted.text
         spoken_s = fitted.speech.duration if fitted and fitted.speech else 0.0

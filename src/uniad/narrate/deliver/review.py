@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from uniad.io import write_text
-from uniad.narrate.core import NarratedAD
+from uniad.narrate.core import Interval, NarratedAD
 
-Interval = tuple[float, float]
 
 _STYLE = """
 body{font:15px system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100px}

@@ -44,8 +44,8 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     return samples.astype(np.float32), rate
 
 
-def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
-    """Mono float32 in [-1, 1] to 16-bit PCM WAV (clipped, never wrapped)."""
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Mono float32 in [-1, 1] as a 16-bit PCM WAV file's bytes (clipped, never wrapped)."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
     buffer = BytesIO()
     with wave.open(buffer, "wb") as f:
@@ -53,7 +53,12 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
         f.setsampwidth(2)
         f.setframerate(sample_rate)
         f.writeframes(pcm.tobytes())
-    return write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
+    """Mono float32 in [-1, 1] to a 16-bit PCM WAV file (see :func:`wav_bytes`)."""
+    return write_bytes(path, wav_bytes(samples, sample_rate))
 
 
 class EspeakEngine:

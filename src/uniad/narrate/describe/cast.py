@@ -43,14 +43,14 @@ class CastMember:
 
     character: Character
     photos: tuple[Path, ...]
-    record: str  # "line 3" (CSV) or "record 0" (JSON), for error messages
+    record: int | str  # "line 3" (CSV) or 0 (JSON's first entry), for error messages
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _member(path: Path, record: str, row: dict[str, Any]) -> CastMember:
+def _member(path: Path, record: int | str, row: dict[str, Any]) -> CastMember:
     values = {k: (str(row[k]).strip() if row.get(k) is not None else "") for k in _FIELDS}
     values["id"] = values["id"] or _slug(values["role"] or values["name"])
     values["gender"] = values["gender"] or None
@@ -87,11 +87,13 @@ def read_cast(path: str | Path) -> list[CastMember]:
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict):
                 raise DataError(path, "expected an object", record=i)
-            members.append(_member(path, f"record {i}", entry))
-    seen: dict[str, str] = {}
+            members.append(_member(path, i, entry))
+    seen: dict[str, int | str] = {}
     for m in members:
         if m.character.id in seen:
-            raise DataError(path, f"id {m.character.id!r} also used by {seen[m.character.id]}",
+            first = seen[m.character.id]
+            raise DataError(path, f"id {m.character.id!r} also used by "
+                                  f"{'record ' if isinstance(first, int) else ''}{first}",
                             record=m.record, field="id")
         seen[m.character.id] = m.record
     if not members:

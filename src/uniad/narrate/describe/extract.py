@@ -1,25 +1,32 @@
-"""Video frames to a feature store in the benchmark (MAD "timeline") layout, cached.
+"""The video's features as the model reads them: encoded where read, and cached.
 
-Extraction is the slow step of narration (a ViT-L/14 forward per frame), so its result is
-cached under a key of the video's identity, the encoder and the frame rate: narrating the
-same film again (another cast file, another checkpoint of the same encoder) reuses it.
+UniAD reads ``data.video_length`` frames of each slot and of the clip before it (linspace
+sampling of the slot's frames at ``fps``), a few percent of a film's frames; encoding
+every frame (a ViT-L/14 forward each, 25.6 s of CPU per second of film at 5 fps) was the
+slowest step of narration. :class:`FrameFeatures` is a feature store whose windows are
+lazy: only the rows a sample reads are decoded (by seeking, :func:`frames_at`) and
+encoded, and each encoded row is kept in a cache file keyed by the video's identity, the
+encoder and the frame rate, so narrating the same film again (another cast file, another
+checkpoint of the same encoder, other settings) encodes only frames not read before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-import os
+import math
 import re
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
-from uniad.data.features import write_feature_store
+from uniad.data.features import exact_frame_span
 from uniad.errors import DataError, UniADError
 from uniad.narrate.describe.encoder import VisualEncoder
-from uniad.narrate.media.video import iter_frame_batches
+from uniad.narrate.media.frames import frames_at
 
 log = logging.getLogger(__name__)
 
@@ -52,50 +59,104 @@ def cache_path(video: str | Path, encoder_name: str, fps: float, cache_dir: str 
     return Path(cache_dir) / f"{video_id_for(video)}-{key.hexdigest()[:16]}.h5"
 
 
-def extract_features(
-    video: str | Path,
-    encoder: VisualEncoder,
-    fps: float = 5.0,
-    cache_dir: str | Path = ".uniad-cache",
-    batch_size: int = 32,
-) -> Path:
-    """Encode ``video`` at ``fps`` into an HDF5 store (one dataset ``(N_frames, D)`` named
-    :func:`video_id_for`, root attrs ``fps``, ``layout="timeline"``, ``encoder``); return
-    its path. A store already in ``cache_dir`` for this video, encoder and fps is reused.
-    """
-    target = cache_path(video, encoder.name, fps, cache_dir)
-    if target.is_file():
-        log.info("feature cache hit: %s", target)
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Frames stream through the encoder; only the (N, D) features are held (~110 MB for a
-    # two-hour film at 5 fps and D = 768), then written in one go.
-    chunks = [encoder.encode(images) for _, images in iter_frame_batches(video, fps, batch_size)]
-    if not chunks:
-        raise DataError(video, "no frames could be decoded")
-    features = np.concatenate(chunks)
-    log.info("encoded %d frames of %s with %s", len(features), video, encoder.name)
-    # Written under a temporary name and renamed: an interrupted run never leaves a file
-    # that a later run would take for a cache hit.
-    partial = target.with_suffix(".partial.h5")
-    write_feature_store(partial, {video_id_for(video): features}, fps=fps, layout="timeline",
-                        dtype="float32", encoder=encoder.name)
-    os.replace(partial, target)
-    return target
+class FrameRows:
+    """Rows ``first .. first + length - 1`` of a :class:`FrameFeatures`, read when indexed
+    (what frame sampling does); ``np.asarray`` reads them all."""
+
+    def __init__(self, features: FrameFeatures, first: int, length: int) -> None:
+        self.features, self.first, self.length = features, first, length
+        self.dtype = np.dtype(np.float32)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.length, self.features.dim)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        rows = np.arange(self.first, self.first + self.length)[index]
+        return self.features.rows(np.atleast_1d(rows)).reshape(*np.shape(rows), -1)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self[:].astype(dtype or np.float32, copy=False)
 
 
-def store_encoder(path: str | Path) -> tuple[str, int]:
-    """The encoder name a store records and its feature width."""
-    try:
-        with h5py.File(path, "r") as f:
-            name = f.attrs.get("encoder", "")
-            name = name.decode() if isinstance(name, bytes) else str(name)
-            widths = {f[k].shape[-1] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
-    except OSError as exc:
-        raise DataError(path, f"not a readable HDF5 feature store ({exc})") from exc
-    if len(widths) != 1:
-        raise DataError(path, f"expected one feature width across videos, found {sorted(widths)}")
-    return name, widths.pop()
+class FrameFeatures:
+    """A feature store for one video at ``fps`` (MAD timeline: row k is time ``k / fps``,
+    the frame :func:`~uniad.narrate.media.video.iter_frames` gives there), whose rows are
+    decoded and encoded the first time a window sample reads them and kept in the cache
+    file (:func:`cache_path`). ``encoded_now`` counts the frames this run had to encode."""
+
+    def __init__(self, video: str | Path, encoder: VisualEncoder, fps: float, duration: float,
+                 cache_dir: str | Path) -> None:
+        self.video, self.encoder, self.fps = Path(video), encoder, float(fps)
+        self.video_id = video_id_for(video)
+        self.dim = encoder.feature_dim
+        self.frames = max(1, math.ceil(duration * self.fps - 1e-6))
+        self.path = cache_path(video, encoder.name, fps, cache_dir)
+        self.encoded_now = 0
+        self._file = self._open()
+
+    def _open(self) -> h5py.File:
+        """The cache file, created when absent; one a crash left unreadable is a cache and
+        is started again."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            f = h5py.File(self.path, "a")
+            if "features" not in f:
+                f.create_dataset("features", (self.frames, self.dim), dtype="float32")
+                f.create_dataset("encoded", (self.frames,), dtype=bool)
+                f.attrs.update(encoder=self.encoder.name, fps=self.fps, layout="timeline-lazy")
+            if f["features"].shape != (self.frames, self.dim):
+                raise OSError(f"shape {f['features'].shape}, expected {(self.frames, self.dim)}")
+            return f
+        except OSError as exc:
+            log.warning("feature cache %s unreadable (%s): starting it again", self.path, exc)
+            with contextlib.suppress(NameError, OSError):
+                f.close()
+            self.path.unlink(missing_ok=True)
+            return self._open()
+
+    @property
+    def cached(self) -> int:
+        """Frames encoded so far (by any run)."""
+        return int(np.count_nonzero(self._file["encoded"][:]))
+
+    def window(self, video_id: str, start: float, end: float) -> FrameRows:
+        """The frames of ``start .. end`` (:func:`exact_frame_span`), read lazily."""
+        if video_id != self.video_id:
+            raise DataError(self.video, f"no features for {video_id!r} (this store holds "
+                                        f"{self.video_id!r})", field="video_id")
+        if not (math.isfinite(start) and math.isfinite(end) and 0 <= start <= end):
+            raise DataError(self.video, f"bad span {start}-{end} s", video_id, "start")
+        first, last = exact_frame_span(start, end, self.fps)
+        last = min(last, self.frames - 1)
+        first = min(first, last)
+        return FrameRows(self, first, last - first + 1)
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        """Rows ``indices`` as float32, encoding those not cached yet (one decode, in time
+        order, one encoder batch)."""
+        encoded = self._file["encoded"]
+        wanted = sorted({int(i) for i in indices})
+        missing = [i for i in wanted if not encoded[i]]
+        if missing:
+            images = frames_at(self.video, [i / self.fps for i in missing])
+            features = np.asarray(self.encoder.encode(images), dtype=np.float32)
+            for i, row in zip(missing, features):
+                self._file["features"][i] = row
+            self._file.flush()  # rows before their marks: a crash leaves them re-encoded
+            for i in missing:
+                encoded[i] = True
+            self._file.flush()
+            self.encoded_now += len(missing)
+        table = self._file["features"]
+        return np.stack([table[int(i)] for i in indices]).astype(np.float32, copy=False)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._file.close()
 
 
 def check_encoder(

@@ -21,7 +21,7 @@ import requests
 from PIL import Image
 
 from uniad.errors import UniADError
-from uniad.narrate.describe.prompt import TOKENS_PER_WORD, Part
+from uniad.narrate.describe.prompt import Part, TOKENS_PER_WORD
 from uniad.narrate.describe.prompted import PromptedDescriber
 
 MODEL_ENV, KEY_ENV = "UNIAD_OPENAI_MODEL", "OPENAI_API_KEY"

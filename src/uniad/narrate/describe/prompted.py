@@ -16,16 +16,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from uniad.narrate.core import Description, NarratedAD, Slot
 from uniad.narrate.describe.cast import CastMember, _open_photo
-from uniad.narrate.timeline.dialogue import Line, around
-from uniad.narrate.media.frames import frames_between
-from uniad.narrate.core import Description
 from uniad.narrate.describe.prompt import (
     CastPortrait, Part, SlotContext, build_prompt, names_in, parse_answer,
 )
+from uniad.narrate.media.frames import frames_between
+from uniad.narrate.timeline.dialogue import Line, around
 from uniad.narrate.timeline.screen_text import ScreenText, texts_during
-from uniad.narrate.core import Slot
-from uniad.narrate.core import NarratedAD
 
 
 def portraits_of(cast_file: Path, members: Sequence[CastMember],
@@ -53,6 +51,7 @@ class PromptedDescriber(ABC):
     """
 
     kind = "prompted"
+    avoids = False  # the prompt has no place for texts to avoid: asking again repeats
 
     def __init__(self, video: str | Path, cast: Sequence[CastPortrait] = (),
                  dialogue: Sequence[Line] = (), screen_texts: Sequence[ScreenText] = (),
@@ -86,7 +85,8 @@ class PromptedDescriber(ABC):
     def answer(self, system: str, parts: list[Part], max_words: int) -> str:
         """The model's raw answer to the prompt (a local VLM or a chat server)."""
 
-    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD]) -> Description:
+    def __call__(self, slot: Slot, max_words: int, previous: Sequence[NarratedAD],
+                 avoid: Sequence[str] = ()) -> Description:
         clock = time.perf_counter()
         system, parts = build_prompt(self.context(slot, max_words, previous), self.portraits)
         raw = self.answer(system, parts, max_words)

@@ -24,17 +24,17 @@ from uniad.data.charbank import CharacterBank
 from uniad.data.features import FeatureStore
 from uniad.data.samples import assemble_sample, clip_tensor
 from uniad.data.schema import ADEvent, CharacterEntry, Sample
-from uniad.narrate.core import Description
+from uniad.narrate.core import Description, NarratedAD, Slot
 from uniad.narrate.describe.prompt import TOKENS_PER_WORD
 from uniad.narrate.timeline.screen_text import ScreenText, texts_during
-from uniad.narrate.core import Slot
-from uniad.narrate.core import NarratedAD
 
 log = logging.getLogger(__name__)
 
 
 class UniADDescriber:
     """Describe slots of ``video_id`` with ``model`` (a :class:`~uniad.model.uniad.UniAD`)."""
+
+    avoids = True  # ``avoid`` becomes bad_words_ids
 
     def __init__(
         self,

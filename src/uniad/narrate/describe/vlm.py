@@ -15,8 +15,15 @@ from pathlib import Path
 import torch
 
 from uniad.errors import UniADError
-from uniad.narrate.describe.prompt import TOKENS_PER_WORD, Part
+from uniad.narrate.describe.prompt import Part, TOKENS_PER_WORD
 from uniad.narrate.describe.prompted import PromptedDescriber
+
+
+def check_vlm_folder(path: str | Path) -> None:
+    """A ``vlm:`` folder must hold a model (``config.json``; nothing is downloaded)."""
+    if not (Path(path) / "config.json").is_file():
+        raise UniADError(f"--describer vlm:{path}: not a model folder (no config.json); give a "
+                         "local copy of an image-text-to-text model, e.g. Qwen2.5-VL-3B-Instruct")
 
 
 def load_vlm(path: str | Path, device: str = "cpu"):
@@ -24,9 +31,7 @@ def load_vlm(path: str | Path, device: str = "cpu"):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     folder = Path(path)
-    if not (folder / "config.json").is_file():
-        raise UniADError(f"--describer vlm:{path}: not a model folder (no config.json); give a "
-                         "local copy of an image-text-to-text model, e.g. Qwen2.5-VL-3B-Instruct")
+    check_vlm_folder(folder)
     try:
         processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
         # dtype "auto": the checkpoint's own precision (bf16 for current VLMs), not float32.

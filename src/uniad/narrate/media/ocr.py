@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -158,24 +158,42 @@ def _thumbnail(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L").resize((64, 36), Image.Resampling.BILINEAR), np.float32)
 
 
-def scan_video(path: str | Path, ocr: TesseractOCR, fps: float = 1.0,
-               same_below: float = 1.0) -> Iterator[FrameText]:
-    """OCR ``fps`` frames per second of the video (text on screen lasts seconds, so one
-    frame a second finds it; a smaller rate only delays when it is noticed).
+class OCRScan:
+    """On-screen text read frame by frame (``feed`` each frame of the OCR timeline, e.g. as a
+    :class:`~uniad.narrate.media.video.FrameSink`); ``frames`` collects the readings.
 
     A frame whose 64x36 grey thumbnail differs from the last frame actually read by less
     than ``same_below`` grey levels on average (a held title card, a static shot) reuses
     that reading: OCR is the slow step (a few frames per second). 0 reads every frame.
     """
-    last: tuple[np.ndarray, FrameText] | None = None
-    read = total = 0
-    for time, image in iter_frames(path, fps=fps):
-        total += 1
+
+    def __init__(self, ocr: TesseractOCR, same_below: float = 1.0) -> None:
+        self.ocr, self.same_below = ocr, same_below
+        self.frames: list[FrameText] = []
+        self.read = 0
+        self._last: tuple[np.ndarray, FrameText] | None = None
+
+    def feed(self, time: float, image: Image.Image) -> None:
         thumb = _thumbnail(image)
-        if last is not None and float(np.abs(thumb - last[0]).mean()) < same_below:
-            yield replace(last[1], time=time)
-            continue
-        read += 1
-        last = (thumb, ocr.read(time, image))
-        yield last[1]
-    log.info("OCR read %d of %d frames (the others repeated the frame before)", read, total)
+        if self._last is not None and float(np.abs(thumb - self._last[0]).mean()) < self.same_below:
+            self.frames.append(replace(self._last[1], time=time))
+            return
+        self.read += 1
+        self._last = (thumb, self.ocr.read(time, image))
+        self.frames.append(self._last[1])
+
+    def done(self) -> list[FrameText]:
+        log.info("OCR read %d of %d frames (the others repeated the frame before)", self.read,
+                 len(self.frames))
+        return self.frames
+
+
+def scan_video(path: str | Path, ocr: TesseractOCR, fps: float = 1.0,
+               same_below: float = 1.0) -> list[FrameText]:
+    """OCR ``fps`` frames per second of the video (text on screen lasts seconds, so one
+    frame a second finds it; a smaller rate only delays when it is noticed); see
+    :class:`OCRScan`."""
+    scan = OCRScan(ocr, same_below)
+    for time, image in iter_frames(path, fps=fps):
+        scan.feed(time, image)
+    return scan.done()

@@ -9,7 +9,7 @@ file, because PyAV's own exceptions do not say which input was at fault.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +88,33 @@ def probe(path: str | Path) -> VideoInfo:
         )
 
 
+class _Timeline:
+    """Which sample times of a ``fps`` timeline a decoded frame fills: sample k is the
+    first frame at or after ``k / fps`` seconds (one frame may fill several samples when
+    ``fps`` exceeds the video's rate; the timeline stops at ``expected`` samples)."""
+
+    def __init__(self, fps: float, expected: int | None) -> None:
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.fps, self.expected, self.next = fps, expected, 0
+
+    @property
+    def done(self) -> bool:
+        return self.expected is not None and self.next >= self.expected
+
+    def times(self, frame_time: float) -> Iterator[float]:
+        """The sample times ``frame_time`` (from time zero) fills, in order."""
+        while frame_time + 1e-6 >= self.next / self.fps and not self.done:
+            yield self.next / self.fps
+            self.next += 1
+
+
+def _expected(container: av.container.InputContainer, stream: av.VideoStream, fps: float
+              ) -> int | None:
+    duration = _duration(container, stream)
+    return math.ceil(duration * fps - 1e-6) if duration else None
+
+
 def iter_frames(
     path: str | Path,
     fps: float = 5.0,
@@ -108,27 +135,76 @@ def iter_frames(
     with open_media(path) as container:
         stream = _video_stream(path, container)
         stream.thread_type = "AUTO"  # frame-threaded decoding: several times faster on H.264
-        duration = _duration(container, stream)
         origin = _origin(container)
-        expected = math.ceil(duration * fps - 1e-6) if duration else None
-        bar = tqdm(total=expected, unit="frame", desc=f"decode {path.name}", disable=not progress)
-        next_index = 0
+        timeline = _Timeline(fps, _expected(container, stream, fps))
+        bar = tqdm(total=timeline.expected, unit="frame", desc=f"decode {path.name}",
+                   disable=not progress)
         try:
             for frame in container.decode(stream):
                 if frame.time is None:
                     continue
-                # One decoded frame may cover several sample times when the target rate
-                # exceeds the video's; repeat it rather than leave holes in the timeline.
-                while frame.time - origin + 1e-6 >= next_index / fps:
-                    if expected is not None and next_index >= expected:
-                        return
-                    yield next_index / fps, _to_image(frame, size)
-                    next_index += 1
+                for t in timeline.times(frame.time - origin):
+                    yield t, _to_image(frame, size)
                     bar.update(1)
+                if timeline.done:
+                    return
         except av.FFmpegError as exc:
-            raise DataError(path, f"decoding failed after {next_index} frames ({exc})") from exc
+            raise DataError(path, f"decoding failed after {timeline.next} frames ({exc})") from exc
         finally:
             bar.close()
+
+
+@dataclass(frozen=True)
+class FrameSink:
+    """A consumer of the film's frames at its own rate: ``feed(time, image)`` for each
+    sample of the ``fps`` timeline, frames scaled to ``size`` (shorter side; None: full)."""
+
+    fps: float
+    feed: Callable[[float, Image.Image], None]
+    size: int | None = None
+
+
+def decode_once(path: str | Path, sinks: Sequence[FrameSink] = (),
+                audio_rate: int | None = None) -> np.ndarray | None:
+    """One pass over the film: every sink gets its frames (as :func:`iter_frames` would
+    yield them at its rate) and, with ``audio_rate``, the first audio stream comes back as
+    :func:`decode_audio` returns it (None when the film has none). Narration reads the
+    soundtrack (voice activity), shot cuts and on-screen text this way instead of decoding
+    the film once for each."""
+    path = Path(path)
+    with open_media(path) as container:
+        streams: list[av.stream.Stream] = []
+        video = _video_stream(path, container) if sinks else None
+        if video is not None:
+            video.thread_type = "AUTO"
+            streams.append(video)
+        audio = _AudioTrack(container, audio_rate) if audio_rate and container.streams.audio else None
+        if audio is not None:
+            streams.append(audio.stream)
+        if not streams:
+            return None
+        origin = _origin(container)
+        timelines = [(sink, _Timeline(sink.fps, _expected(container, video, sink.fps)))
+                     for sink in sinks] if video is not None else []
+        bar = tqdm(total=round(_duration(container, streams[0])), unit="s",
+                   desc=f"decode {path.name}", disable=not timelines)
+        try:
+            for frame in container.decode(*streams):
+                if frame.time is None:
+                    continue
+                if audio is not None and isinstance(frame, av.AudioFrame):
+                    audio.add(frame)
+                    continue
+                for sink, timeline in timelines:
+                    for t in timeline.times(frame.time - origin):
+                        sink.feed(t, _to_image(frame, sink.size))
+                if int(frame.time - origin) > bar.n:  # whole seconds decoded
+                    bar.update(int(frame.time - origin) - bar.n)
+        except av.FFmpegError as exc:
+            raise DataError(path, f"decoding failed at {bar.n} s ({exc})") from exc
+        finally:
+            bar.close()
+        return audio.samples() if audio is not None else None
 
 
 def iter_frame_batches(
@@ -156,6 +232,27 @@ def _to_image(frame: av.VideoFrame, size: int | None) -> Image.Image:
     return frame.to_image(width=width, height=height)
 
 
+class _AudioTrack:
+    """The first audio stream, resampled to mono float32 frame by frame as it is decoded."""
+
+    def __init__(self, container: av.container.InputContainer, rate: int) -> None:
+        self.stream = container.streams.audio[0]
+        self.rate, self.origin = rate, _origin(container)
+        self.resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        self.chunks: list[np.ndarray] = []
+
+    def add(self, frame: av.AudioFrame) -> None:
+        if not self.chunks and frame.time is not None and frame.time > self.origin:
+            self.chunks.append(np.zeros(round((frame.time - self.origin) * self.rate), np.float32))
+        self.chunks.extend(f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame))
+
+    def samples(self) -> np.ndarray:
+        self.chunks.extend(f.to_ndarray().reshape(-1) for f in self.resampler.resample(None))
+        if not self.chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self.chunks).astype(np.float32, copy=False)
+
+
 def decode_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     """The first audio stream as mono float32 in [-1, 1] at ``sample_rate``.
 
@@ -168,21 +265,13 @@ def decode_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
     with open_media(path) as container:
         if not container.streams.audio:
             raise DataError(path, "has no audio stream")
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        origin = _origin(container)
-        chunks: list[np.ndarray] = []
+        track = _AudioTrack(container, sample_rate)
         try:
-            for frame in container.decode(stream):
-                if not chunks and frame.time is not None and frame.time > origin:
-                    chunks.append(np.zeros(round((frame.time - origin) * sample_rate), np.float32))
-                chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
+            for frame in container.decode(track.stream):
+                track.add(frame)
         except av.FFmpegError as exc:
             raise DataError(path, f"audio decoding failed ({exc})") from exc
-        chunks.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+        return track.samples()
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The dialogue lines of a subtitle file, with their text: what a VLM prompt quotes.
 
-:mod:`uniad.narrate.timeline.slots` parses the file (SRT or WebVTT; a malformed file fails naming
+:mod:`uniad.narrate.timeline.subtitles` parses the file (SRT or WebVTT; a malformed file fails naming
 the file and line); here each line's text is put on one line for a prompt.
 """
 
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uniad.narrate.timeline.subtitles import read_subtitle_cues
-
-Line = tuple[float, float, str]
+from uniad.narrate.timeline.subtitles import Cue as Line, read_subtitle_cues
 
 
 def read_dialogue(path: str | Path) -> list[Line]:

@@ -12,12 +12,14 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from uniad.narrate.settings import NarrationSettings
+import numpy as np
+
+from uniad.config import NarrationConfig
 from uniad.narrate.core import Interval, Slot, merge
-from uniad.narrate.timeline.subtitles import read_subtitle_intervals
-from uniad.narrate.timeline.slots import slots_between, split_long_slots
-from uniad.narrate.media.vad import speech_intervals
+from uniad.narrate.media.vad import VAD_RATE, speech_intervals
 from uniad.narrate.media.video import VideoInfo, decode_audio
+from uniad.narrate.timeline.slots import slots_between, split_long_slots
+from uniad.narrate.timeline.subtitles import read_subtitle_intervals
 
 log = logging.getLogger(__name__)
 
@@ -37,27 +39,28 @@ def split_at(slots: Sequence[Slot], cuts: Sequence[float], min_gap: float) -> li
 
 
 def speech_spans(
-    video: str | Path, info: VideoInfo, settings: NarrationSettings,
-    subtitles: str | Path | None = None,
+    video: str | Path, info: VideoInfo, settings: NarrationConfig,
+    subtitles: str | Path | None = None, samples: np.ndarray | None = None,
 ) -> list[Interval]:
-    """Dialogue: voice activity (or loud stretches) of the soundtrack, plus subtitle cues."""
+    """Dialogue: voice activity (or loud stretches) of the soundtrack, plus subtitle cues.
+    ``samples``: the soundtrack at :data:`VAD_RATE` when already decoded (else decoded here)."""
     spans: list[Interval] = []
     if info.has_audio:
-        rate = 16000
-        samples = decode_audio(video, rate)
+        if samples is None:
+            samples = decode_audio(video, VAD_RATE)
         if settings.gap_source == "vad":
             from uniad.narrate.media.vad import voice_spans
 
-            spans += voice_spans(samples, rate, settings.vad_aggressiveness)
+            spans += voice_spans(samples, VAD_RATE, settings.vad_aggressiveness)
         else:
-            spans += speech_intervals(samples, rate)
+            spans += speech_intervals(samples, VAD_RATE)
     if subtitles is not None:
         spans += read_subtitle_intervals(subtitles)
     return merge(spans)
 
 
 def find_gaps(
-    speech: Sequence[Interval], duration: float, settings: NarrationSettings,
+    speech: Sequence[Interval], duration: float, settings: NarrationConfig,
     cuts: Sequence[float] = (),
 ) -> list[Slot]:
     """The AD slots of a ``duration``-second timeline with ``speech`` spans and shot

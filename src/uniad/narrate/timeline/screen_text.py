@@ -25,12 +25,11 @@ from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import Literal
 
+from uniad.narrate.core import NarratedAD, Slot
 from uniad.narrate.media.ocr import FrameText, TextBlock
-from uniad.narrate.core import Slot
+from uniad.narrate.timeline.subtitles import Cue as Line  # a dialogue line
 from uniad.narrate.timeline.timing import cue_duration, cut_to_budget, word_budget, word_count
-from uniad.narrate.core import NarratedAD
 
-Line = tuple[float, float, str]  # a dialogue line: start, end, text
 
 CUE_PREFIX = {"title": "Title:", "sign": "A sign reads:"}
 DIALOGUE_SLACK = 1.0  # seconds: subtitle files and burnt-in subtitles drift by about this

@@ -16,9 +16,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from uniad.narrate.core import Interval
 from uniad.text import ptb_tokens
 
-Interval = tuple[float, float]
 
 RULE_MAX_WPM = 300.0  # the rule: strictly fewer words per minute than this
 RULE_COLLAR_S = 1.0

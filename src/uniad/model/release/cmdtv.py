@@ -19,7 +19,6 @@ A key in the file that has no place is always an error.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,19 +27,11 @@ import torch
 from safetensors import safe_open
 from torch import Tensor
 
-from uniad.config import UniADConfig
 from uniad.errors import UniADError
-from uniad.model.llm import embedding_width
-from uniad.model.release import (
-    _check_llm,
-    _listing,
-    our_key_to_release,
-    release_key_to_ours,
-    save_imported,
-)
-from uniad.model.uniad import UniAD
+from uniad.model.release.mad import our_key_to_release, release_key_to_ours
+from uniad.model.release.placement import mismatch_error, place_keys
+from uniad.model.release.reading import listing
 
-log = logging.getLogger(__name__)
 
 RELEASE_WIDTH = 4096  # llama_proj is built 768 -> 4096 in the release (LAYOUT pitfall 2)
 MAPPER, OURS_MAPPER = "perceiver.", "video_mapper."
@@ -95,27 +86,11 @@ def ours_to_cmdtv_key(key: str) -> str | None:
 # -- release -> ours ------------------------------------------------------------------------
 
 
-def _check_position_ids(release: Mapping[str, Tensor], source: str) -> None:
+def check_position_ids(release: Mapping[str, Tensor], source: str) -> None:
     ids = release.get(POSITION_IDS)
     if ids is not None and not torch.equal(ids.reshape(-1).long(), torch.arange(ids.numel())):
         raise UniADError(f"{source}: {POSITION_IDS} should be BERT's arange buffer but is not; "
                          "this is not a checkpoint of the release's model")
-
-
-def _placeholder_rows(release: Mapping[str, Tensor], source: str,
-                      counts: Counter) -> dict[str, Tensor]:
-    """The placeholder tables of the file, checked against their tied output copies."""
-    rows: dict[str, Tensor] = {}
-    for output, name in TIED.items():
-        if output in release:
-            if name not in release or not torch.equal(release[output], release[name]):
-                raise UniADError(f"{source}: {output} should be tied to {name} but differs "
-                                 "from it (or the latter is missing)")
-            counts["placeholders"] += 1
-        if name in release:
-            rows[name] = release[name].reshape(-1)
-            counts["placeholders"] += 1
-    return rows
 
 
 def mean_embedding_row(llm: str | Path) -> Tensor:
@@ -145,35 +120,19 @@ def cmdtv_to_ours(
     listing every key with no place, every weight that cannot be filled and every shape
     that differs.
     """
-    _check_position_ids(release, source)
-    counts: Counter = Counter()
-    state: dict[str, Tensor] = {}
-    unused: list[str] = []
-    rows = _placeholder_rows(release, source, counts)
-    for key, value in release.items():
-        if key in PLACEHOLDERS or key in TIED:
-            continue
-        if key == POSITION_IDS:
-            counts["dropped"] += 1
-        elif (mapped := cmdtv_key_to_ours(key)) is not None and mapped[0] in expected:
-            state[mapped[0]] = value
-            counts[mapped[1]] += 1
-        else:
-            unused.append(key)
-    absent = _fill_absent(state, expected, rows, mean_row, release)
+    check_position_ids(release, source)
+    placed = place_keys(release, expected, cmdtv_key_to_ours, source,
+                        placeholders=PLACEHOLDERS, tied=TIED, dropped=(POSITION_IDS,))
+    state, counts = placed.state, placed.counts
+    absent = _fill_absent(state, expected, placed.rows, mean_row, release)
     missing = [k for k in expected if k not in state]
-    wrong = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-             for k in state if state[k].shape != expected[k].shape]
     why = (" (the release takes the video mapper's from Video-LLaMA's "
            "VL_LLaMA_2_7B_Finetuned.pth, which UniAD does not read)"
            if any(k.startswith(OURS_MAPPER) for k in missing) else "")
-    problems = [f"{len(keys)} {label}: {_listing(sorted(keys))}" for label, keys in (
-        ("key(s) in the file with no place in this model", unused),
-        (f"weight(s) of this model not in the file{why}",
-         [f"{ours_to_cmdtv_key(k)} ({k})" for k in missing]),
-        ("shape mismatch(es)", wrong)) if keys]
-    if problems:
-        raise UniADError(f"{source}: does not match the model: " + "; ".join(problems))
+    error = mismatch_error(source, placed.unused, [f"{ours_to_cmdtv_key(k)} ({k})" for k in missing],
+                           placed.shape_mismatches(expected), why_missing=why)
+    if error is not None:
+        raise error
     return state, counts, absent
 
 
@@ -203,52 +162,6 @@ def _fill_absent(state: dict[str, Tensor], expected: Mapping[str, Tensor],
     return absent
 
 
-def _norms_in(release: Mapping[str, Tensor]) -> bool:
-    return any(k.startswith("gpt.") and k.endswith("norm.weight") for k in release)
-
-
-def import_cmdtv(
-    checkpoint: str | Path,
-    release: Mapping[str, Tensor],
-    config: UniADConfig,
-    llm: str,
-    out: str | Path,
-    provenance: dict,
-    llm_vocab: int,
-    allow_width: bool = False,
-) -> tuple[Path, dict]:
-    """Write the run folder of a CMD/TV checkpoint (see :func:`uniad.model.release.import_release`).
-
-    The LLM must be 4096 wide, as the release hard-codes ``llama_proj`` (LAYOUT pitfall 2);
-    ``allow_width`` lets tiny test configs through, provided the file's widths match the LLM.
-    When the file holds no RMSNorm weights the base LLM's stay (``model.train_norms`` off).
-    """
-    source = str(checkpoint)
-    config.model.llm = llm
-    config.model.train_norms = _norms_in(release)
-    model = UniAD.build(config, meta=True)
-    width = embedding_width(model.llm)
-    if width != RELEASE_WIDTH and not allow_width:
-        raise UniADError(f"{llm}: LLM width {width}, but the CMD-AD/TV-AD release hard-codes "
-                         f"llama_proj to {RELEASE_WIDTH} (Llama-2-7B); give that LLM, or "
-                         "--allow-width for a test checkpoint of another width")
-    for key in (f"{LLAMA_PROJ}weight", "project_img.weight", *PLACEHOLDERS):
-        if key in release and release[key].shape[0 if "proj" in key else -1] != width:
-            found = release[key].shape[0 if "proj" in key else -1]
-            raise UniADError(f"{source}: checkpoint width {found} != LLM hidden size {width} "
-                             f"(key {key}); pass the LLM it was trained on (--llm)")
-    _check_llm(model, release, llm, source, llm_vocab)
-    state, counts, absent = cmdtv_to_ours(release, model.trainable_state_dict(), source,
-                                          mean_row=lambda: mean_embedding_row(llm))
-    if not config.model.train_norms:
-        absent["RMSNorm weights"] = "the base LLM's (the file holds none)"
-    provenance = {**provenance, "keys_per_part": dict(counts), "absent_from_file": absent}
-    folder = save_imported(model, state, out, provenance, source)
-    for what, where in absent.items():
-        log.warning("%s: not in the file; value from %s", what, where)
-    return folder, provenance
-
-
 # -- ours -> release ------------------------------------------------------------------------
 
 
@@ -258,7 +171,7 @@ def ours_to_cmdtv(state: Mapping[str, Tensor], source: str) -> dict[str, Tensor]
     unplaced = sorted(key for key, name in names.items() if name is None)
     if unplaced:
         raise UniADError(f"{source}: {len(unplaced)} weight(s) have no place in the release's "
-                         f"layout: {_listing(unplaced)}")
+                         f"layout: {listing(unplaced)}")
     out = {name: state[key] for key, name in names.items()}
     for name, (param, row) in PLACEHOLDERS.items():
         if param in state:
