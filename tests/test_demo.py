@@ -8,6 +8,7 @@ from pathlib import Path
 import srt
 
 from uniad.cli import main
+from uniad.text import java_available
 from uniad.world.synthetic import load_world_truth
 
 
@@ -59,6 +60,11 @@ def test_quick_demo_trains_evaluates_and_narrates(tmp_path: Path, capsys) -> Non
     assert [r["text"] for r in judged["cue_rows"]] == [c.content for c in cues]
     assert judged["right_cues"] == sum(r["subject"] and r["action"] for r in judged["cue_rows"])
     assert judged["realistic_pass_rate"] == 100.0
+    if java_available():  # REFRAMED's timed scores against the true track need METEOR's Java
+        timed = json.loads((out / "narration" / "timed_scores.json").read_text())
+        assert judged["timed"]["raw"]["CIDEr"] == timed["raw"]["CIDEr"]
+    else:
+        assert judged["timed"] is None
     # ad.html shows the generated and the true track on one timeline
     page = Path(narration["html"]).read_text()
     assert page.count('<div class="ad"') == len(cues)

@@ -144,13 +144,29 @@ def judge_film(film, narration, verdicts) -> dict:
     }
     print(f"  right character and action: {numbers['right_cues']}/{len(rows)} cues "
           f"({numbers['right_rate']:.0f}%); realistic rule: {numbers['realistic_pass_rate']:.0f}%")
-    numbers["timed_score_command"] = (
-        f"uniad score --pred {narration.paths['srt']} --ref {film.reference} "
-        f"--dialogue {film.subtitles} --duration {film.duration:g}")
-    print(f"  timed scores against the true track: {numbers['timed_score_command']}")
+    numbers["timed"] = timed_scores(film, narration)
     for label, path in narration.paths.items():
         print(f"  {label:<14} {path}")
     return numbers
+
+
+def timed_scores(film, narration) -> dict | None:
+    """REFRAMED's timed scores of the narrated track against the film's true track (the
+    dialogue from the film's subtitles), written to ``timed_scores.json`` beside the
+    deliverables; None, with the command to run later, where Java (METEOR) is missing."""
+    from uniad.eval.timed.pipeline import METRICS
+    from uniad.eval.timed.run import score_written_track, summary_line
+    from uniad.text import java_available
+
+    if not java_available():
+        print(f"  timed scores need Java: uniad score --pred {narration.paths['srt']} --ref "
+              f"{film.reference} --dialogue {film.subtitles} --duration {film.duration:g}")
+        return None
+    report = score_written_track(narration.paths["srt"], [film.reference], str(film.subtitles),
+                                 film.duration, narration.paths["srt"].parent)
+    print(f"  {summary_line(report)}")
+    return {variant: {m: report[variant][m] for m in METRICS}
+            for variant in ("raw", "realistic") if variant in report}
 
 
 def write_report(path: Path, record: dict) -> Path:
@@ -175,8 +191,12 @@ def write_report(path: Path, record: dict) -> Path:
         f"{f['cues']} cues for {f['events']} true events; right character and action: "
         f"{f['right_cues']} ({f['right_rate']:.1f} %, target >= 80 %); realistic rule "
         f"{f['realistic_pass_rate']:.1f} % (target 100 %).", "",
-        "| time (s) | narrated | true | character | action |", "|---|---|---|:-:|:-:|",
     ]
+    for variant, scores in (f.get("timed") or {}).items():
+        lines.append(f"Timed scores against the true track ({variant}, REFRAMED, x100): "
+                     + ", ".join(f"{k} {'-' if v is None else f'{v:.1f}'}"
+                                 for k, v in scores.items()) + ".")
+    lines += ["", "| time (s) | narrated | true | character | action |", "|---|---|---|:-:|:-:|"]
     for r in f["cue_rows"]:
         lines.append(f"| {r['start']:.1f}-{r['end']:.1f} | {r['text']} | {r['true'] or '-'} "
                      f"| {'yes' if r['subject'] else 'no'} | {'yes' if r['action'] else 'no'} |")

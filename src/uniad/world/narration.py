@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from uniad.config import NarrateConfig
 from uniad.narrate.core import NarratedAD
 from uniad.narrate.deliver.review import write_review_page
 from uniad.narrate.run import NarrationResult, load_model, narrate
@@ -75,7 +76,7 @@ def narrate_film(
     result = narrate(
         film.video, film.cast, load_model(model, device), out_dir, subtitles=film.subtitles,
         encoder=Path(world) / ENCODER_FOLDER, speak=True, mix=True, engine=engine,
-        device=device, max_characters=1,
+        device=device, model_settings=NarrateConfig(max_characters=1),
     )
     _review_with_truth(result, film, out_dir)
     return film, result, judge_narration(result.ads, film.events)
