@@ -42,7 +42,10 @@ def test_torchrun_two_ranks_agree_and_only_rank0_writes(tmp_path: Path) -> None:
     steps = [json.loads(line)["step"] for line in (run_dir / METRICS).read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
     assert len(list((run_dir / TENSORBOARD).iterdir())) == 1
-    assert [p.name for p in ckpt.complete_checkpoints(run_dir)] == ["step_0000002", "step_0000004"]
+    # 20 samples per rank in batches of 4 with grad_accum 2: steps 1-2 are full groups and
+    # step 3 the epoch's partial last group (as the release steps it), so checkpoints are
+    # written at 2 (save_every), 3 (epoch end) and 4 (the end); the newest two are kept.
+    assert [p.name for p in ckpt.complete_checkpoints(run_dir)] == ["step_0000003", "step_0000004"]
     state, meta = ckpt.load_checkpoint(ckpt.latest_checkpoint(run_dir))
     assert meta["world_size"] == 2 and len(state["rng"]) == 2  # per-rank RNG states gathered
     assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])  # seeded seed + rank

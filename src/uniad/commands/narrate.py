@@ -25,9 +25,9 @@ def _handler(args: argparse.Namespace) -> int:
     screen_text = section_from_flags(args, ScreenTextConfig)
     overrides = section_overrides(args, NarrateConfig, "narrate")
     checkpoint = checkpoint_dir(args.checkpoint) if args.checkpoint else None  # RUN or RUN/final
-    writable_folder(args.out, "--out")
     refuse_existing_file(args.cache_dir, "--cache-dir")
     check_references(args.reference)
+    writable_folder(args.out, "--out")  # created: so last of the checks
     config = load_config(path=checkpoint / CONFIG_FILE if checkpoint else None,
                          overrides=overrides)
     result = narrate(

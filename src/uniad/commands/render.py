@@ -15,8 +15,8 @@ def _handler(args: argparse.Namespace) -> int:
     from uniad.narrate.deliver.render import render_edited
 
     narration = settings_from(args)  # checked before the track or the video is read
-    writable_folder(args.out, "--out")
     check_references(args.reference)
+    writable_folder(args.out, "--out")  # created: so last of the checks
     paths = render_edited(args.track, args.out, video=args.video, narration=narration,
                           speak=not args.no_speech, mix=not args.no_speech)
     for kind, path in paths.items():
