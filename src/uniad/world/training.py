@@ -26,6 +26,7 @@ from uniad.eval.report import EvalResult
 from uniad.eval.scoring import ScoreOptions
 from uniad.world.accuracy import WorldScorer
 from uniad.model.uniad import UniAD
+from uniad.runtime import retune_threads
 from uniad.train.data import build_for_training
 from uniad.train.loop import TrainResult, train
 from uniad.train.monitor import write_run_info
@@ -80,6 +81,7 @@ def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTrai
     if (world / ENCODER_FOLDER).is_dir():  # a rendered world: the folder narration loads
         data["visual_encoder_folder"] = str(world / ENCODER_FOLDER)
     write_run_info(run_dir, model.config, data)
+    retune_threads()  # the demo often starts right after setup's pip and apt: count again now
     result = train(model, train_set, config.train, run_dir, collate_fn=collate_samples)
     return WorldTraining(model, result, time.perf_counter() - started, len(train_set))
 
