@@ -8,41 +8,96 @@ the prompt and itself only, and the negative's positions restart after the promp
 target position computes what it would in its own pass. The first token of both targets is
 predicted from the prompt's last position. Forward and backward then touch the prompt once.
 
-Rows are left-padded as :func:`~uniad.model.sequence.encode_batch` pads them (it embeds the
-row); a sample without a negative holds ``[prompt | positive]`` only.
+The batch is then packed: its rows, without their left padding, are laid end to end in one
+row of ``N`` positions, so the linear layers (most of a step) read no padding at all.
+Attention runs per sample through :func:`packed_attention` (registered with transformers as
+:data:`PACKED_ATTENTION`): each sample's span attends to itself under its own mask, with
+the attention function the model is configured with. A single row with a block-diagonal
+``(N, N)`` mask would compute the same, at ``N^2`` instead of ``sum(L_i^2)`` attention cost.
+A sample without a negative holds ``[prompt | positive]`` only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+from transformers import AttentionInterface
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.models.llama.modeling_llama import eager_attention_forward
 
 from uniad.model.sequence import Segment, TextSegment, VisualKey, encode_batch, sequence_length
 
-PAD, PROMPT, POSITIVE, NEGATIVE = -1, 0, 1, 2  # which part of a row a position belongs to
+POSITIVE, NEGATIVE = 1, 2  # the two targets of a sample
 
 
 @dataclass
 class TargetPositions:
     """Where a target's tokens are predicted: hidden state ``(rows[i], positions[i])``
-    predicts ``tokens[i]`` (flat over the batch)."""
+    predicts ``tokens[i]`` of sample ``samples[i]`` (flat over the batch; the row itself
+    where a row holds one sample)."""
 
     rows: torch.Tensor
     positions: torch.Tensor
     tokens: torch.Tensor
+    samples: torch.Tensor | None = None
+
+    @property
+    def owners(self) -> torch.Tensor:
+        return self.rows if self.samples is None else self.samples
 
 
 @dataclass
 class PairedBatch:
-    """LLM inputs for prompt + both targets, and where each target is scored."""
+    """LLM inputs for prompt + both targets, packed in one row, and where each target is
+    scored. Sample ``i`` holds ``packed_spans[i]`` (start, end) of the row; its mask is the
+    last ``end - start`` rows and columns of ``attention_mask[i]``."""
 
-    inputs_embeds: torch.Tensor  # (B, L, D)
+    inputs_embeds: torch.Tensor  # (1, N, D)
     attention_mask: torch.Tensor  # (B, 1, L, L), additive: 0 where a query may read a key
-    position_ids: torch.Tensor  # (B, L)
+    position_ids: torch.Tensor  # (1, N)
+    packed_spans: list[tuple[int, int]]
     positive: TargetPositions
     negative: TargetPositions
+
+    @property
+    def size(self) -> int:
+        return len(self.packed_spans)
+
+
+PACKED_ATTENTION = "uniad_packed"
+
+
+def packed_attention(module, query, key, value, attention_mask, *, packed_spans, packed_inner,
+                     **kwargs) -> tuple[torch.Tensor, None]:
+    """Attention of a packed row, sample by sample: ``packed_inner`` (the model's own
+    attention function) over each span with that sample's mask; ``(1, N, H, d)`` out."""
+    out = []
+    for i, (start, end) in enumerate(packed_spans):
+        n = end - start
+        o, _ = packed_inner(module, query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
+                            attention_mask[i : i + 1, :, -n:, -n:], **kwargs)
+        out.append(o)
+    return torch.cat(out, dim=1), None
+
+
+AttentionInterface.register(PACKED_ATTENTION, packed_attention)
+
+
+@contextlib.contextmanager
+def packed_calls(decoder: torch.nn.Module, batch: PairedBatch) -> Iterator[dict]:
+    """Keyword arguments for ``decoder(...)`` on a packed batch; inside, its attention goes
+    through :func:`packed_attention` around the implementation it is configured with."""
+    config = decoder.config
+    configured = config._attn_implementation
+    inner = ALL_ATTENTION_FUNCTIONS.get_interface(configured, eager_attention_forward)
+    config._attn_implementation = PACKED_ATTENTION
+    try:
+        yield {"packed_spans": batch.packed_spans, "packed_inner": inner}
+    finally:
+        config._attn_implementation = configured
 
 
 def split_target(segments: Sequence[Segment]) -> tuple[list[Segment], list[TextSegment]]:
@@ -65,37 +120,43 @@ def encode_paired(
     embed_tokens: torch.nn.Embedding,
     visual_embeds: Sequence[Mapping[VisualKey, torch.Tensor]],
 ) -> PairedBatch:
-    """One row per sample: its prompt, its positive target, then its negative (if any)."""
+    """Each sample's prompt, positive target, then negative (if any), packed in one row."""
     rows = [[*p, *pos, *(neg or ())] for p, pos, neg in zip(prompts, positives, negatives, strict=True)]
     encoded = encode_batch(rows, tokenizer, embed_tokens, visual_embeds)
-    batch, length = encoded.attention_mask.shape
     device = encoded.inputs_embeds.device
-    part = torch.full((batch, length), PAD, dtype=torch.long)
-    positions = torch.zeros((batch, length), dtype=torch.long)
-    targets: dict[int, list[list[int]]] = {POSITIVE: [[], [], []], NEGATIVE: [[], [], []]}
-    for b, (prompt, pos, neg) in enumerate(zip(prompts, positives, negatives)):
-        p, pos_ids, neg_ids = sequence_length(prompt), _ids(pos), _ids(neg or ())
-        start = length - p - len(pos_ids) - len(neg_ids)
-        spans = ((PROMPT, 0, p, 0), (POSITIVE, p, len(pos_ids), p), (NEGATIVE, p + len(pos_ids), len(neg_ids), p))
-        for kind, offset, n, first_position in spans:
-            part[b, start + offset : start + offset + n] = kind
-            positions[b, start + offset : start + offset + n] = torch.arange(first_position, first_position + n)
+    lengths = [(sequence_length(p), _ids(pos), _ids(neg or ())) for p, pos, neg in zip(prompts, positives, negatives)]
+    positions: list[int] = []
+    spans: list[tuple[int, int]] = []
+    targets: dict[int, tuple[list[int], list[int], list[int]]] = {POSITIVE: ([], [], []), NEGATIVE: ([], [], [])}
+    for b, (p, pos_ids, neg_ids) in enumerate(lengths):
+        start = spans[-1][1] if spans else 0
+        positions += [*range(p + len(pos_ids)), *range(p, p + len(neg_ids))]
+        spans.append((start, start + p + len(pos_ids) + len(neg_ids)))
         for kind, offset, ids in ((POSITIVE, p, pos_ids), (NEGATIVE, p + len(pos_ids), neg_ids)):
             # Token 0 is predicted from the prompt's last position, token i from token i-1.
-            where = [start + p - 1] + [start + offset + i for i in range(len(ids) - 1)]
-            rows_, positions_, tokens_ = targets[kind]
-            rows_.extend([b] * len(ids))
-            positions_.extend(where[: len(ids)])
-            tokens_.extend(ids)
+            samples, where, tokens = targets[kind]
+            samples += [b] * len(ids)
+            where += [start + p - 1, *range(start + offset, start + offset + len(ids) - 1)][: len(ids)]
+            tokens += ids
+    # Per-sample masks, right-aligned in (B, L, L) as the rows were left-padded: causal, and a
+    # negative query does not read the positive target's keys.
+    count = torch.tensor([[p, len(pos), len(neg)] for p, pos, neg in lengths])
+    length = int(count.sum(1).max())
     index = torch.arange(length)
-    query, key = part[:, :, None], part[:, None, :]
-    allowed = (index[None, None, :] <= index[None, :, None]) & (key != PAD) & ((key == PROMPT) | (key == query))
-    allowed |= torch.eye(length, dtype=torch.bool)[None]  # padding reads itself: no empty row
+    first = length - count.sum(1, keepdim=True)  # (B, 1): where each sample starts
+    positive_from, negative_from = first + count[:, :1], first + count[:, :2].sum(1, keepdim=True)
+    key_ok = index[None] >= first  # padding keys are never read
+    positive_key = (index[None] >= positive_from) & (index[None] < negative_from)
+    negative_query = index[None] >= negative_from
+    allowed = (index[None, None, :] <= index[None, :, None]) & key_ok[:, None, :]
+    allowed &= ~(negative_query[:, :, None] & positive_key[:, None, :])
     dtype = encoded.inputs_embeds.dtype
-    mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(~allowed, torch.finfo(dtype).min)
+    mask = torch.zeros((), dtype=dtype).where(allowed, torch.finfo(dtype).min)
 
     def located(kind: int) -> TargetPositions:
-        return TargetPositions(*(torch.tensor(v, dtype=torch.long, device=device) for v in targets[kind]))
+        samples, where, tokens = (torch.tensor(v, dtype=torch.long, device=device) for v in targets[kind])
+        return TargetPositions(torch.zeros_like(samples), where, tokens, samples)
 
-    return PairedBatch(encoded.inputs_embeds, mask[:, None].to(device), positions.to(device),
+    packed = encoded.inputs_embeds[encoded.attention_mask.bool()][None]  # row-major: samples in order
+    return PairedBatch(packed, mask[:, None].to(device), torch.tensor([positions], device=device), spans,
                        located(POSITIVE), located(NEGATIVE))
