@@ -61,6 +61,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch.utils.data import DataLoader
 
@@ -70,7 +71,7 @@ from uniad.data.schema import Sample
 from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.uniad import previous_ad
-from uniad.model.sequence import SequenceBuilder, TextSegment, sequence_length
+from uniad.model.sequence import IGNORE_INDEX, SequenceBuilder, TextSegment, sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.train.loop import train
@@ -278,15 +279,47 @@ def measure_data(
 # negative pass re-reads (150-300 positions in the release) outweighs the targets as there.
 RELEASE_SLOTS = ("model.num_latents=30", "model.num_char_tokens=30")
 STEPS_COMPARED = ("shared", "separate", "release", "plain")
+# Characters per sample in the contrastive bench, cycled over a batch: MAD's events list 0-3
+# characters (the oracle-filtered ad_chars_in_chars), each adding a name and its slots, so
+# prompts differ by up to ~3 x 38 positions; the synthetic world lists 1 almost always.
+CHARACTER_SPREAD = (0, 1, 2, 3)
+
+
+def spread_characters(batch: list[Sample], pool: list, spread: Sequence[int] = CHARACTER_SPREAD) -> list[Sample]:
+    """``batch`` with sample i given ``spread[i % len(spread)]`` characters, taken in turn
+    from ``pool`` (the split's character entries), so prompt lengths vary as on MAD."""
+    out, taken = [], 0
+    for i, sample in enumerate(batch):
+        n = spread[i % len(spread)]
+        chars = [pool[(taken + j) % len(pool)] for j in range(n)]
+        taken += n
+        out.append(dataclasses.replace(sample, characters=chars))
+    return out
+
+
+def release_ce(model, samples: list[Sample]) -> torch.Tensor:
+    """One forward of the release's ``VideoCaptionModel``: the whole model (mappers, the
+    padded rows, the LLM), logits ``[B, L, V+2]`` on every position as its LM head gives
+    them, then the shifted CE, token-averaged over the batch, on the target's labels."""
+    segments = [model.builder.build(s) for s in samples]
+    batch = model.encode(segments, model.visual_embeddings(samples, segments))
+    llm = model.llm.get_base_model()
+    hidden = llm.get_decoder()(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask,
+                               position_ids=batch.position_ids).last_hidden_state
+    logits = llm.get_output_embeddings()(hidden)
+    if model.config.model.placeholder_logits:
+        logits = torch.cat([logits, hidden @ model.placeholders.to(hidden.dtype).T], dim=-1)
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1), batch.labels[:, 1:].flatten(), ignore_index=IGNORE_INDEX)
 
 
 def release_step(model, batch: list[Sample]) -> torch.Tensor:
-    """The release's ``train_one_epoch`` step: the whole model (mappers included) called
-    twice, the second time with the previous AD as the target, and Python's
-    ``max(CE_neg*-1 - CE_pos*-1, 0)`` on the two batch-level CEs."""
+    """The release's ``train_one_epoch`` step: :func:`release_ce` twice, the second time
+    with the previous AD as the target, and Python's ``max(CE_neg*-1 - CE_pos*-1, 0)`` on
+    the two batch-level CEs (inactive: a constant, so backward reaches the first pass only)."""
     negatives = [dataclasses.replace(s, target=previous_ad(s) or s.target) for s in batch]
-    ce = model(batch)["ce"]
-    ce_neg = model(negatives)["ce"]
+    ce = release_ce(model, batch)
+    ce_neg = release_ce(model, negatives)
     return ce + max(ce - ce_neg, torch.tensor(0.0))
 
 
@@ -322,8 +355,9 @@ def measure_hinge(
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
     found: dict[str, list[Sample]] = {}
+    pool = [c for i in range(min(len(dataset), 64)) for c in dataset[i].characters]
     for start in range(0, len(dataset) - batch_size + 1, batch_size):
-        batch = [dataset[i] for i in range(start, start + batch_size)]
+        batch = spread_characters([dataset[i] for i in range(start, start + batch_size)], pool)
         with torch.no_grad():
             margin = model(batch).get("margin")
         if margin is not None:
