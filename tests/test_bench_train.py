@@ -129,6 +129,10 @@ def test_hinge_step_is_timed_in_both_states_three_ways(world: Path) -> None:
             assert ratios[f"hinge_{state}_shared_vs_{other}"] == pytest.approx(
                 r[f"{state}_shared_samples_per_s"] / r[f"{state}_{other}_samples_per_s"])
     assert r["mean_sequence_tokens"] > 60  # the release's 30 video slots and more
+    # 0-3 characters of 30 slots each: prompts differ by more than 60 positions, padding shows
+    assert r["character_spread"] == [0, 1, 2, 3]
+    assert r["max_sequence_tokens"] - r["min_sequence_tokens"] > 60
+    assert 0.1 < r["release_padding_share"] < 0.6 and 0 < r["negative_share"] < 0.3
 
 
 def test_release_step_equals_the_shared_step_in_loss(world: Path) -> None:

@@ -333,6 +333,21 @@ def loss_of(model, batch: list[Sample], name: str) -> torch.Tensor:
     return release_step(model, batch) if name == "release" else model(batch)["loss"]
 
 
+def position_figures(builder: SequenceBuilder, batches: Sequence[list[Sample]]) -> dict:
+    """Positions per sample (prompt + AD, the release's row before padding), the padding
+    share of the release's rows (each batch padded to its longest, both passes), and the
+    negatives' share of the shared step's packed rows (prompt + AD + previous AD)."""
+    rows = [[sequence_length(builder.build(s)) for s in batch] for batch in batches]
+    negatives = [sum(len(seg.ids) for seg in builder.target_segments(previous_ad(s) or ""))
+                 for batch in batches for s in batch if previous_ad(s)]
+    flat = [n for batch in rows for n in batch]
+    padded = sum(len(batch) * max(batch) for batch in rows)
+    return {"mean_sequence_tokens": sum(flat) / max(1, len(flat)),
+            "min_sequence_tokens": min(flat, default=0), "max_sequence_tokens": max(flat, default=0),
+            "release_padding_share": 1 - sum(flat) / max(1, padded),
+            "negative_share": sum(negatives) / max(1, sum(flat) + sum(negatives))}
+
+
 def measure_hinge(
     world: Path,
     *,
@@ -345,10 +360,14 @@ def measure_hinge(
     """The contrastive training step (the release recipe: one hinge on batch-level CEs) with
     the hinge inactive and active, three ways, alternated on the same batch: ``shared`` (the
     negative scored in the positive's pass), ``separate`` (a second LLM pass), ``release``
-    (the release's step: the whole model twice) and ``plain`` (no contrastive term). The release's slot counts (:data:`RELEASE_SLOTS`)
-    make the prompt as long, relative to the targets, as in the release. Rates are from the
-    median step time. The learning rate is 0 so the margins keep their sign over the timed
-    steps."""
+    (the release's step: the whole model twice, :func:`release_step`) and ``plain`` (no
+    contrastive term). The release's slot counts (:data:`RELEASE_SLOTS`) make the prompt as
+    long, relative to the targets, as in the release, and samples get 0-3 characters in turn
+    (:data:`CHARACTER_SPREAD`), so prompt lengths vary as on MAD. Rates are from the median
+    step time. The learning rate is 0 so the margins keep their sign over the timed steps.
+    Also recorded: the positions per sample, the share of the release's padded rows that is
+    padding, and the share of the shared step's packed row that the negatives take (the most
+    a backward without them could save when the hinge is inactive)."""
     config = bench_config([*overrides, *RELEASE_SLOTS, "model.contrastive_loss=true"],
                           batch_size, False, seed)
     model, dataset = build_for_training(*world_paths(world), config)
@@ -365,10 +384,8 @@ def measure_hinge(
         if len(found) == 2:
             break
     result: dict = {"kind": "hinge", "batch_size": batch_size, "threads": torch.get_num_threads(),
-                    "gradient_checkpointing": False,
-                    "mean_sequence_tokens": sum(sequence_length(model.builder.build(s))
-                                                for b in found.values() for s in b)
-                    / max(1, sum(len(b) for b in found.values()))}
+                    "gradient_checkpointing": False, "character_spread": list(CHARACTER_SPREAD),
+                    **position_figures(model.builder, [b for _, b in sorted(found.items())])}
     for state, batch in sorted(found.items()):
         seconds: dict[str, list[float]] = {name: [] for name in STEPS_COMPARED}
         for i in range(warmup + steps):
@@ -507,9 +524,13 @@ def print_table(args: argparse.Namespace, results: list[dict], figures: list[tup
           "Rates use the mean step time; a median far below the mean means other processes "
           "took the cores during some steps.\n")
     for hinge in (r for r in results if r["kind"] == "hinge"):
-        print(f"Contrastive step (release slot counts: {hinge['mean_sequence_tokens']:.0f} positions "
-              f"per sample), batch {hinge['batch_size']}, samples/s:\n")
-        print("| hinge | shared pass | two LLM passes | release step (model twice) | plain step |")
+        spread = "-".join(str(n) for n in (min(hinge["character_spread"]), max(hinge["character_spread"])))
+        print(f"Contrastive step, batch {hinge['batch_size']}, samples/s: release slot counts, {spread} "
+              f"characters per sample in turn, {hinge['min_sequence_tokens']}-{hinge['max_sequence_tokens']} "
+              f"positions per sample (mean {hinge['mean_sequence_tokens']:.0f}); padding is "
+              f"{100 * hinge['release_padding_share']:.0f}% of the release's rows, the negatives "
+              f"{100 * hinge['negative_share']:.0f}% of the shared step's packed row.\n")
+        print("| hinge | shared pass (packed) | two LLM passes | release step (model twice, logits everywhere) | plain step |")
         print("|---|---:|---:|---:|---:|")
         for state in ("inactive", "active"):
             if f"{state}_shared_samples_per_s" in hinge:
