@@ -56,7 +56,7 @@ class PairedBatch:
     last ``end - start`` rows and columns of ``attention_mask[i]``."""
 
     inputs_embeds: torch.Tensor  # (1, N, D)
-    attention_mask: torch.Tensor  # (B, 1, L, L), additive: 0 where a query may read a key
+    attention_mask: torch.Tensor  # (B, 1, L, L), bool: True where a query may read a key
     position_ids: torch.Tensor  # (1, N)
     packed_spans: list[tuple[int, int]]
     positive: TargetPositions
@@ -71,14 +71,18 @@ PACKED_ATTENTION = "uniad_packed"
 
 
 def packed_attention(module, query, key, value, attention_mask, *, packed_spans, packed_inner,
-                     **kwargs) -> tuple[torch.Tensor, None]:
+                     packed_additive: bool, **kwargs) -> tuple[torch.Tensor, None]:
     """Attention of a packed row, sample by sample: ``packed_inner`` (the model's own
-    attention function) over each span with that sample's mask; ``(1, N, H, d)`` out."""
+    attention function) over each span with that sample's bool mask, made additive (0 or
+    the dtype's minimum) for an implementation that adds it (eager); ``(1, N, H, d)`` out."""
     out = []
     for i, (start, end) in enumerate(packed_spans):
         n = end - start
+        mask = attention_mask[i : i + 1, :, -n:, -n:]
+        if packed_additive:
+            mask = torch.zeros((), dtype=query.dtype, device=mask.device).where(mask, torch.finfo(query.dtype).min)
         o, _ = packed_inner(module, query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
-                            attention_mask[i : i + 1, :, -n:, -n:], **kwargs)
+                            mask, **kwargs)
         out.append(o)
     return torch.cat(out, dim=1), None
 
@@ -95,7 +99,8 @@ def packed_calls(decoder: torch.nn.Module, batch: PairedBatch) -> Iterator[dict]
     inner = ALL_ATTENTION_FUNCTIONS.get_interface(configured, eager_attention_forward)
     config._attn_implementation = PACKED_ATTENTION
     try:
-        yield {"packed_spans": batch.packed_spans, "packed_inner": inner}
+        yield {"packed_spans": batch.packed_spans, "packed_inner": inner,
+               "packed_additive": configured != "sdpa"}  # SDPA reads bool masks as they are
     finally:
         config._attn_implementation = configured
 
@@ -150,13 +155,12 @@ def encode_paired(
     negative_query = index[None] >= negative_from
     allowed = (index[None, None, :] <= index[None, :, None]) & key_ok[:, None, :]
     allowed &= ~(negative_query[:, :, None] & positive_key[:, None, :])
-    dtype = encoded.inputs_embeds.dtype
-    mask = torch.zeros((), dtype=dtype).where(allowed, torch.finfo(dtype).min)
 
     def located(kind: int) -> TargetPositions:
         samples, where, tokens = (torch.tensor(v, dtype=torch.long, device=device) for v in targets[kind])
         return TargetPositions(torch.zeros_like(samples), where, tokens, samples)
 
-    packed = encoded.inputs_embeds[encoded.attention_mask.bool()][None]  # row-major: samples in order
-    return PairedBatch(packed, mask[:, None].to(device), torch.tensor([positions], device=device), spans,
+    real = encoded.attention_mask.flatten().nonzero().squeeze(1)  # row-major: samples in order
+    packed = encoded.inputs_embeds.flatten(0, 1).index_select(0, real)[None]
+    return PairedBatch(packed, allowed[:, None].to(device), torch.tensor([positions], device=device), spans,
                        located(POSITIVE), located(NEGATIVE))
