@@ -74,7 +74,7 @@ from uniad.model.uniad import previous_ad
 from uniad.model.sequence import IGNORE_INDEX, SequenceBuilder, TextSegment, sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
-from uniad.train.loop import train
+from uniad.train.loop import adamw, train
 from uniad.world.synthetic import BANK_FILE, FEATURES_FILE, TRAIN_FILE
 from uniad.world.training import open_world_split
 from uniad.io import write_json
@@ -372,7 +372,7 @@ def measure_hinge(
                           batch_size, False, seed)
     model, dataset = build_for_training(*world_paths(world), config)
     model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
+    optimizer = adamw([p for p in model.parameters() if p.requires_grad], 0.0, config.train.weight_decay)
     found: dict[str, list[Sample]] = {}
     pool = [c for i in range(min(len(dataset), 64)) for c in dataset[i].characters]
     for start in range(0, len(dataset) - batch_size + 1, batch_size):
