@@ -209,4 +209,24 @@ def test_shared_pass_reads_the_prompt_once_without_padding():
     assert calls == [(1, sum(real), 64)]
     assert [end - start for start, end in spans[0]] == real
     assert spans[0][0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans[0], spans[0][1:]))
+    assert model.llm.config._attn_implementation == "uniad_packed_sdpa"  # while training
+    model.eval()
     assert model.llm.config._attn_implementation == "sdpa"
+
+
+def test_shared_pass_under_gradient_checkpointing():
+    """Checkpointing recomputes each layer in backward, after the packed forward returned:
+    the recompute must attend per sample too, so gradients equal those without it."""
+    grads = {}
+    for checkpointing in (False, True):
+        model = build(negative_pass="shared", train_lora=True)
+        random_lora(model)
+        if checkpointing:
+            model.llm.get_base_model().activation_checkpointing_enable({"use_reentrant": False})
+        model.train()
+        out = model(samples_with_variety())
+        (out["loss"] + out["margin"].sum()).backward()
+        grads[checkpointing] = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert grads[True].keys() == grads[False].keys()
+    for name, grad in grads[False].items():
+        torch.testing.assert_close(grads[True][name], grad, rtol=1e-5, atol=1e-6, msg=name)

@@ -11,8 +11,8 @@ predicted from the prompt's last position. Forward and backward then touch the p
 The batch is then packed: its rows, without their left padding, are laid end to end in one
 row of ``N`` positions, so the linear layers (most of a step) read no padding at all.
 Attention runs per sample through :func:`packed_attention` (registered with transformers as
-:data:`PACKED_ATTENTION`): each sample's span attends to itself under its own mask, with
-the attention function the model is configured with. A single row with a block-diagonal
+the packed twin of SDPA and of eager): each sample's span attends to itself under its own
+mask, with the attention function the model is configured with. A single row with a block-diagonal
 ``(N, N)`` mask would compute the same, at ``N^2`` instead of ``sum(L_i^2)`` attention cost.
 A sample without a negative holds ``[prompt | positive]`` only.
 """
@@ -20,13 +20,17 @@ A sample without a negative holds ``[prompt | positive]`` only.
 from __future__ import annotations
 
 import contextlib
+import functools
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from transformers import AttentionInterface
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.models.llama.modeling_llama import eager_attention_forward
+
+from uniad.errors import UniADError
 
 from uniad.model.sequence import Segment, TextSegment, VisualKey, encode_batch, sequence_length
 
@@ -67,42 +71,68 @@ class PairedBatch:
         return len(self.packed_spans)
 
 
-PACKED_ATTENTION = "uniad_packed"
+# The implementations a packed call can run inside; each gets a packed twin, registered
+# with transformers for attention and for mask building (the twin builds the same masks).
+INNER_ATTENTION = {"sdpa": lambda module: ALL_ATTENTION_FUNCTIONS["sdpa"],
+                   "eager": lambda module: sys.modules[type(module).__module__].eager_attention_forward}
 
 
-def packed_attention(module, query, key, value, attention_mask, *, packed_spans, packed_inner,
-                     packed_additive: bool, **kwargs) -> tuple[torch.Tensor, None]:
-    """Attention of a packed row, sample by sample: ``packed_inner`` (the model's own
-    attention function) over each span with that sample's bool mask, made additive (0 or
-    the dtype's minimum) for an implementation that adds it (eager); ``(1, N, H, d)`` out."""
+def packed_name(configured: str) -> str:
+    return f"uniad_packed_{configured}"
+
+
+def packed_attention(module, query, key, value, attention_mask, *, configured: str,
+                     packed_spans: list[tuple[int, int]] | None = None, **kwargs) -> tuple[torch.Tensor, None]:
+    """The model's own attention (``configured``), sample by sample on a packed row.
+
+    Without ``packed_spans`` (any ordinary call) it is that attention, unchanged. With
+    them, each span attends to itself under its sample's bool mask (made additive, 0 or the
+    dtype's minimum, for eager, which adds it); ``(1, N, H, d)`` out.
+    """
+    inner = INNER_ATTENTION[configured](module)
+    if packed_spans is None:
+        return inner(module, query, key, value, attention_mask, **kwargs)
     out = []
     for i, (start, end) in enumerate(packed_spans):
         n = end - start
         mask = attention_mask[i : i + 1, :, -n:, -n:]
-        if packed_additive:
+        if configured == "eager":
             mask = torch.zeros((), dtype=query.dtype, device=mask.device).where(mask, torch.finfo(query.dtype).min)
-        o, _ = packed_inner(module, query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
-                            mask, **kwargs)
+        o, _ = inner(module, query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], mask, **kwargs)
         out.append(o)
     return torch.cat(out, dim=1), None
 
 
-AttentionInterface.register(PACKED_ATTENTION, packed_attention)
+for _configured in INNER_ATTENTION:
+    AttentionInterface.register(packed_name(_configured), functools.partial(packed_attention, configured=_configured))
+    AttentionMaskInterface.register(packed_name(_configured), ALL_MASK_ATTENTION_FUNCTIONS[_configured])
+
+
+def use_packed_attention(config, on: bool) -> None:
+    """Switch a model config's attention to its packed twin (``on``) or back. Training
+    keeps the twin on: gradient checkpointing recomputes layers in backward, after the
+    forward that packed them has returned, and must find the same attention."""
+    name = config._attn_implementation
+    if on and name in INNER_ATTENTION:
+        config._attn_implementation = packed_name(name)
+    elif not on and name.startswith(packed_name("")):
+        config._attn_implementation = name.removeprefix(packed_name(""))
 
 
 @contextlib.contextmanager
 def packed_calls(decoder: torch.nn.Module, batch: PairedBatch) -> Iterator[dict]:
-    """Keyword arguments for ``decoder(...)`` on a packed batch; inside, its attention goes
-    through :func:`packed_attention` around the implementation it is configured with."""
+    """Keyword arguments for ``decoder(...)`` on a packed batch; inside, its attention is
+    the packed twin of the one it is configured with (:func:`packed_attention`)."""
     config = decoder.config
-    configured = config._attn_implementation
-    inner = ALL_ATTENTION_FUNCTIONS.get_interface(configured, eager_attention_forward)
-    config._attn_implementation = PACKED_ATTENTION
+    before = config._attn_implementation
+    use_packed_attention(config, True)
+    if not config._attn_implementation.startswith(packed_name("")):
+        raise UniADError(f"the shared negative pass packs its batch, which needs attention "
+                         f"{' or '.join(INNER_ATTENTION)}, not {before!r} (model.negative_pass=separate runs without)")
     try:
-        yield {"packed_spans": batch.packed_spans, "packed_inner": inner,
-               "packed_additive": configured != "sdpa"}  # SDPA reads bool masks as they are
+        yield {"packed_spans": batch.packed_spans}
     finally:
-        config._attn_implementation = configured
+        config._attn_implementation = before
 
 
 def split_target(segments: Sequence[Segment]) -> tuple[list[Segment], list[TextSegment]]:

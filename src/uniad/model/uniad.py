@@ -33,7 +33,9 @@ from uniad.model.llm import (
     LoraShift, apply_lora, embedding_width, load_llm, norm_parameter_names, save_llm, text_decoder,
     vocab_size,
 )
-from uniad.model.paired import TargetPositions, encode_paired, packed_calls, split_target
+from uniad.model.paired import (
+    TargetPositions, encode_paired, packed_calls, split_target, use_packed_attention,
+)
 from uniad.model.params import count_by_part, split_llm_parameters
 from uniad.model.perceiver import build_mappers
 from uniad.model.sequence import (
@@ -377,6 +379,7 @@ class UniAD(nn.Module):
         if mode:
             self.unmerge_lora()
         super().train(mode)
+        use_packed_attention(self.llm.config, mode)
         if mode and self.config.model.release_lora_train == "shipped":
             self._lora_shift.subtract(self.llm)
         else:
