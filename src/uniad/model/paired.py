@@ -26,7 +26,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import repeat_kv
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
@@ -92,15 +94,31 @@ def packed_attention(module, query, key, value, attention_mask, *, configured: s
     inner = INNER_ATTENTION[configured](module)
     if packed_spans is None:
         return inner(module, query, key, value, attention_mask, **kwargs)
+    if configured == "sdpa":
+        return _packed_sdpa(module, query, key, value, attention_mask, packed_spans, **kwargs)
     out = []
     for i, (start, end) in enumerate(packed_spans):
         n = end - start
         mask = attention_mask[i : i + 1, :, -n:, -n:]
-        if configured == "eager":
-            mask = torch.zeros((), dtype=query.dtype, device=mask.device).where(mask, torch.finfo(query.dtype).min)
+        mask = torch.zeros((), dtype=query.dtype, device=mask.device).where(mask, torch.finfo(query.dtype).min)
         o, _ = inner(module, query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], mask, **kwargs)
         out.append(o)
     return torch.cat(out, dim=1), None
+
+
+def _packed_sdpa(module, query, key, value, attention_mask, packed_spans, *, dropout: float = 0.0,
+                 scaling: float | None = None, **kwargs) -> tuple[torch.Tensor, None]:
+    """transformers' SDPA call (``sdpa_attention_forward``: grouped key/value heads
+    repeated, the bool mask as is, no causal flag) per span, with the key/value heads
+    repeated once for the whole row and one transpose at the end instead of one per span."""
+    groups = getattr(module, "num_key_value_groups", 1)
+    if groups > 1:
+        key, value = repeat_kv(key, groups), repeat_kv(value, groups)
+    out = [F.scaled_dot_product_attention(query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
+                                          attn_mask=attention_mask[i : i + 1, :, start - end :, start - end :],
+                                          dropout_p=dropout, scale=scaling)
+           for i, (start, end) in enumerate(packed_spans)]
+    return torch.cat(out, dim=2).transpose(1, 2).contiguous(), None
 
 
 for _configured in INNER_ATTENTION:
