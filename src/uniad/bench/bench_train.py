@@ -19,7 +19,11 @@ forward pre-hook on the model records which samples each step read. Settings:
 - ``train.gradient_checkpointing`` on at each batch size (1 thread): memory saved and
   time it costs, as ratios to the same setting without it;
 - the data path alone: the loop's DataLoader (same order, ``collate_samples``) with no
-  model, in samples/s, so the table shows whether training is data- or compute-bound.
+  model, in samples/s, so the table shows whether training is data- or compute-bound;
+- the contrastive step (:func:`measure_hinge`) four ways, hinge active and inactive: the
+  shared pass (one packed LLM call over prompt + AD + previous AD), two LLM passes, the
+  release's step (the whole model twice, logits on every position) and the plain step, on
+  batches whose samples hold 0-3 characters in turn, as MAD's prompts vary.
 
 Tokens come from the model's own :class:`~uniad.model.sequence.SequenceBuilder`: target
 tokens are the AD's ids plus the end token (the positions the loss reads); sequence tokens
