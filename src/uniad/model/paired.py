@@ -96,13 +96,12 @@ def packed_attention(module, query, key, value, attention_mask, *, configured: s
         return inner(module, query, key, value, attention_mask, **kwargs)
     if configured == "sdpa":
         return _packed_sdpa(module, query, key, value, attention_mask, packed_spans, **kwargs)
+    lengths = [end - start for start, end in packed_spans]
     out = []
-    for i, (start, end) in enumerate(packed_spans):
-        n = end - start
+    for i, (n, q, k, v) in enumerate(zip(lengths, *(t.split(lengths, dim=2) for t in (query, key, value)))):
         mask = attention_mask[i : i + 1, :, -n:, -n:]
         mask = torch.zeros((), dtype=query.dtype, device=mask.device).where(mask, torch.finfo(query.dtype).min)
-        o, _ = inner(module, query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], mask, **kwargs)
-        out.append(o)
+        out.append(inner(module, q, k, v, mask, **kwargs)[0])
     return torch.cat(out, dim=1), None
 
 
@@ -114,10 +113,12 @@ def _packed_sdpa(module, query, key, value, attention_mask, packed_spans, *, dro
     groups = getattr(module, "num_key_value_groups", 1)
     if groups > 1:
         key, value = repeat_kv(key, groups), repeat_kv(value, groups)
-    out = [F.scaled_dot_product_attention(query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
-                                          attn_mask=attention_mask[i : i + 1, :, start - end :, start - end :],
+    # split, not slices: a slice's backward writes its gradient into a zero tensor of the
+    # whole row, once per span and tensor; split's backward is one concatenation.
+    lengths = [end - start for start, end in packed_spans]
+    out = [F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask[i : i + 1, :, -n:, -n:],
                                           dropout_p=dropout, scale=scaling)
-           for i, (start, end) in enumerate(packed_spans)]
+           for i, (n, q, k, v) in enumerate(zip(lengths, *(t.split(lengths, dim=2) for t in (query, key, value))))]
     return torch.cat(out, dim=2).transpose(1, 2).contiguous(), None
 
 
