@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.sequence import sequence_length
+from uniad.model.uniad import previous_ad
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.bench import bench_train as bench
@@ -127,3 +129,28 @@ def test_hinge_step_is_timed_in_both_states_three_ways(world: Path) -> None:
             assert ratios[f"hinge_{state}_shared_vs_{other}"] == pytest.approx(
                 r[f"{state}_shared_samples_per_s"] / r[f"{state}_{other}_samples_per_s"])
     assert r["mean_sequence_tokens"] > 60  # the release's 30 video slots and more
+    # 0-3 characters of 30 slots each: prompts differ by more than 60 positions, padding shows
+    assert r["character_spread"] == [0, 1, 2, 3]
+    assert r["max_sequence_tokens"] - r["min_sequence_tokens"] > 60
+    assert 0.1 < r["release_padding_share"] < 0.6 and 0 < r["negative_share"] < 0.3
+
+
+def test_release_step_equals_the_shared_step_in_loss(world: Path) -> None:
+    """The bench's rebuilt release step (logits on every position, the model called twice)
+    computes the same CE and loss as the shared-prompt step on a batch with MAD's spread of
+    characters (0-3), every sample with a negative (the release had one for each)."""
+    config = bench.bench_config([*bench.RELEASE_SLOTS, "model.contrastive_loss=true", "model.lora_dropout=0"],
+                                BATCH, False, 0)
+    model, dataset = bench.build_for_training(*bench.world_paths(world), config)
+    model.train()
+    pool = [c for i in range(len(dataset)) for c in dataset[i].characters]
+    batch = bench.spread_characters([s for s in dataset if previous_ad(s)][:BATCH], pool)
+    assert [len(s.characters) for s in batch] == [bench.CHARACTER_SPREAD[i % 4] for i in range(BATCH)]
+    with torch.no_grad():
+        want = bench.loss_of(model, batch, "release")
+        got = bench.loss_of(model, batch, "shared")
+        plain = bench.loss_of(model, batch, "plain")
+        ce = bench.release_ce(model, batch)
+    torch.testing.assert_close(plain, ce, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert plain <= got

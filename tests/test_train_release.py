@@ -16,7 +16,8 @@ from torch import nn
 
 from model_samples import make_sample, tiny_config
 from uniad.model.llm import lora_layers
-from uniad.model.uniad import UniAD
+from uniad.model.sequence import sequence_length
+from uniad.model.uniad import UniAD, previous_ad
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
@@ -154,9 +155,12 @@ def rms_norm_in_input_dtype(self, hidden):
     return self.weight * (hidden * torch.rsqrt(variance + self.variance_epsilon))
 
 
-@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("dtype,tol,attention", [(torch.float64, 1e-10, "default"), (torch.float32, 1e-5, "default"),
+                                                 (torch.float32, 1e-5, "eager")])
 @pytest.mark.parametrize("per_sample", [False, True])
-def test_shared_pass_equals_two_passes(dtype, tol, per_sample, monkeypatch):
+def test_shared_pass_equals_two_passes(dtype, tol, attention, per_sample, monkeypatch):
+    """The packed shared pass (each sample's span attending to itself with the model's own
+    attention function: SDPA, or the release's eager) equals two padded passes."""
     if dtype is torch.float64:
         from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
@@ -164,7 +168,8 @@ def test_shared_pass_equals_two_passes(dtype, tol, per_sample, monkeypatch):
     samples = samples_with_variety()
     results = {}
     for mode in ("separate", "shared"):
-        model = build(dtype, negative_pass=mode, contrastive_per_sample=per_sample, train_lora=True)
+        model = build(dtype, negative_pass=mode, contrastive_per_sample=per_sample, train_lora=True,
+                      attention=attention)
         random_lora(model)
         model.train()
         out = model(samples)
@@ -181,12 +186,47 @@ def test_shared_pass_equals_two_passes(dtype, tol, per_sample, monkeypatch):
         torch.testing.assert_close(grads_b[name], grads_a[name], rtol=tol, atol=tol, msg=name)
 
 
-def test_shared_pass_reads_the_prompt_once():
+def test_shared_pass_reads_the_prompt_once_without_padding():
+    """One LLM call over one packed row: every sample's prompt, positive and negative (if
+    any) end to end, no padding; attention per sample, configured attention back after."""
     model = build(negative_pass="shared")
     model.train()
-    calls = []
-    handle = model.llm.get_base_model().get_decoder().register_forward_pre_hook(
-        lambda m, a, k: calls.append(k["inputs_embeds"].shape), with_kwargs=True)
-    model(samples_with_variety())
+    samples = samples_with_variety()
+    calls, spans = [], []
+
+    def record(module, args, kwargs) -> None:
+        calls.append(kwargs["inputs_embeds"].shape)
+        spans.append(kwargs["packed_spans"])
+
+    handle = model.llm.get_base_model().get_decoder().register_forward_pre_hook(record, with_kwargs=True)
+    model(samples)
     handle.remove()
-    assert len(calls) == 1
+    real = []
+    for s in samples:
+        negative = previous_ad(s)
+        neg = 0 if negative is None else sum(len(x.ids) for x in model.builder.target_segments(negative))
+        real.append(sequence_length(model.builder.build(s)) + neg)
+    assert calls == [(1, sum(real), 64)]
+    assert [end - start for start, end in spans[0]] == real
+    assert spans[0][0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans[0], spans[0][1:]))
+    assert model.llm.config._attn_implementation == "uniad_packed_sdpa"  # while training
+    model.eval()
+    assert model.llm.config._attn_implementation == "sdpa"
+
+
+def test_shared_pass_under_gradient_checkpointing():
+    """Checkpointing recomputes each layer in backward, after the packed forward returned:
+    the recompute must attend per sample too, so gradients equal those without it."""
+    grads = {}
+    for checkpointing in (False, True):
+        model = build(negative_pass="shared", train_lora=True)
+        random_lora(model)
+        if checkpointing:
+            model.llm.get_base_model().activation_checkpointing_enable({"use_reentrant": False})
+        model.train()
+        out = model(samples_with_variety())
+        (out["loss"] + out["margin"].sum()).backward()
+        grads[checkpointing] = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert grads[True].keys() == grads[False].keys()
+    for name, grad in grads[False].items():
+        torch.testing.assert_close(grads[True][name], grad, rtol=1e-5, atol=1e-6, msg=name)

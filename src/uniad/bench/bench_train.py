@@ -19,7 +19,11 @@ forward pre-hook on the model records which samples each step read. Settings:
 - ``train.gradient_checkpointing`` on at each batch size (1 thread): memory saved and
   time it costs, as ratios to the same setting without it;
 - the data path alone: the loop's DataLoader (same order, ``collate_samples``) with no
-  model, in samples/s, so the table shows whether training is data- or compute-bound.
+  model, in samples/s, so the table shows whether training is data- or compute-bound;
+- the contrastive step (:func:`measure_hinge`) four ways, hinge active and inactive: the
+  shared pass (one packed LLM call over prompt + AD + previous AD), two LLM passes, the
+  release's step (the whole model twice, logits on every position) and the plain step, on
+  batches whose samples hold 0-3 characters in turn, as MAD's prompts vary.
 
 Tokens come from the model's own :class:`~uniad.model.sequence.SequenceBuilder`: target
 tokens are the AD's ids plus the end token (the positions the loss reads); sequence tokens
@@ -61,6 +65,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch.utils.data import DataLoader
 
@@ -70,10 +75,10 @@ from uniad.data.schema import Sample
 from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.uniad import previous_ad
-from uniad.model.sequence import SequenceBuilder, TextSegment, sequence_length
+from uniad.model.sequence import IGNORE_INDEX, SequenceBuilder, TextSegment, sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
-from uniad.train.loop import train
+from uniad.train.loop import adamw, train
 from uniad.world.synthetic import BANK_FILE, FEATURES_FILE, TRAIN_FILE
 from uniad.world.training import open_world_split
 from uniad.io import write_json
@@ -278,15 +283,47 @@ def measure_data(
 # negative pass re-reads (150-300 positions in the release) outweighs the targets as there.
 RELEASE_SLOTS = ("model.num_latents=30", "model.num_char_tokens=30")
 STEPS_COMPARED = ("shared", "separate", "release", "plain")
+# Characters per sample in the contrastive bench, cycled over a batch: MAD's events list 0-3
+# characters (the oracle-filtered ad_chars_in_chars), each adding a name and its slots, so
+# prompts differ by up to ~3 x 38 positions; the synthetic world lists 1 almost always.
+CHARACTER_SPREAD = (0, 1, 2, 3)
+
+
+def spread_characters(batch: list[Sample], pool: list, spread: Sequence[int] = CHARACTER_SPREAD) -> list[Sample]:
+    """``batch`` with sample i given ``spread[i % len(spread)]`` characters, taken in turn
+    from ``pool`` (the split's character entries), so prompt lengths vary as on MAD."""
+    out, taken = [], 0
+    for i, sample in enumerate(batch):
+        n = spread[i % len(spread)]
+        chars = [pool[(taken + j) % len(pool)] for j in range(n)]
+        taken += n
+        out.append(dataclasses.replace(sample, characters=chars))
+    return out
+
+
+def release_ce(model, samples: list[Sample]) -> torch.Tensor:
+    """One forward of the release's ``VideoCaptionModel``: the whole model (mappers, the
+    padded rows, the LLM), logits ``[B, L, V+2]`` on every position as its LM head gives
+    them, then the shifted CE, token-averaged over the batch, on the target's labels."""
+    segments = [model.builder.build(s) for s in samples]
+    batch = model.encode(segments, model.visual_embeddings(samples, segments))
+    llm = model.llm.get_base_model()
+    hidden = llm.get_decoder()(inputs_embeds=batch.inputs_embeds, attention_mask=batch.attention_mask,
+                               position_ids=batch.position_ids).last_hidden_state
+    logits = llm.get_output_embeddings()(hidden)
+    if model.config.model.placeholder_logits:
+        logits = torch.cat([logits, hidden @ model.placeholders.to(hidden.dtype).T], dim=-1)
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1), batch.labels[:, 1:].flatten(), ignore_index=IGNORE_INDEX)
 
 
 def release_step(model, batch: list[Sample]) -> torch.Tensor:
-    """The release's ``train_one_epoch`` step: the whole model (mappers included) called
-    twice, the second time with the previous AD as the target, and Python's
-    ``max(CE_neg*-1 - CE_pos*-1, 0)`` on the two batch-level CEs."""
+    """The release's ``train_one_epoch`` step: :func:`release_ce` twice, the second time
+    with the previous AD as the target, and Python's ``max(CE_neg*-1 - CE_pos*-1, 0)`` on
+    the two batch-level CEs (inactive: a constant, so backward reaches the first pass only)."""
     negatives = [dataclasses.replace(s, target=previous_ad(s) or s.target) for s in batch]
-    ce = model(batch)["ce"]
-    ce_neg = model(negatives)["ce"]
+    ce = release_ce(model, batch)
+    ce_neg = release_ce(model, negatives)
     return ce + max(ce - ce_neg, torch.tensor(0.0))
 
 
@@ -298,6 +335,21 @@ def loss_of(model, batch: list[Sample], name: str) -> torch.Tensor:
     cfg.contrastive_loss = name in ("shared", "separate")
     cfg.negative_pass = "separate" if name == "separate" else "shared"
     return release_step(model, batch) if name == "release" else model(batch)["loss"]
+
+
+def position_figures(builder: SequenceBuilder, batches: Sequence[list[Sample]]) -> dict:
+    """Positions per sample (prompt + AD, the release's row before padding), the padding
+    share of the release's rows (each batch padded to its longest, both passes), and the
+    negatives' share of the shared step's packed rows (prompt + AD + previous AD)."""
+    rows = [[sequence_length(builder.build(s)) for s in batch] for batch in batches]
+    negatives = [sum(len(seg.ids) for seg in builder.target_segments(previous_ad(s) or ""))
+                 for batch in batches for s in batch if previous_ad(s)]
+    flat = [n for batch in rows for n in batch]
+    padded = sum(len(batch) * max(batch) for batch in rows)
+    return {"mean_sequence_tokens": sum(flat) / max(1, len(flat)),
+            "min_sequence_tokens": min(flat, default=0), "max_sequence_tokens": max(flat, default=0),
+            "release_padding_share": 1 - sum(flat) / max(1, padded),
+            "negative_share": sum(negatives) / max(1, sum(flat) + sum(negatives))}
 
 
 def measure_hinge(
@@ -312,18 +364,23 @@ def measure_hinge(
     """The contrastive training step (the release recipe: one hinge on batch-level CEs) with
     the hinge inactive and active, three ways, alternated on the same batch: ``shared`` (the
     negative scored in the positive's pass), ``separate`` (a second LLM pass), ``release``
-    (the release's step: the whole model twice) and ``plain`` (no contrastive term). The release's slot counts (:data:`RELEASE_SLOTS`)
-    make the prompt as long, relative to the targets, as in the release. Rates are from the
-    median step time. The learning rate is 0 so the margins keep their sign over the timed
-    steps."""
+    (the release's step: the whole model twice, :func:`release_step`) and ``plain`` (no
+    contrastive term). The release's slot counts (:data:`RELEASE_SLOTS`) make the prompt as
+    long, relative to the targets, as in the release, and samples get 0-3 characters in turn
+    (:data:`CHARACTER_SPREAD`), so prompt lengths vary as on MAD. Rates are from the median
+    step time. The learning rate is 0 so the margins keep their sign over the timed steps.
+    Also recorded: the positions per sample, the share of the release's padded rows that is
+    padding, and the share of the shared step's packed row that the negatives take (the most
+    a backward without them could save when the hinge is inactive)."""
     config = bench_config([*overrides, *RELEASE_SLOTS, "model.contrastive_loss=true"],
                           batch_size, False, seed)
     model, dataset = build_for_training(*world_paths(world), config)
     model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.0)
+    optimizer = adamw([p for p in model.parameters() if p.requires_grad], 0.0, config.train.weight_decay)
     found: dict[str, list[Sample]] = {}
+    pool = [c for i in range(min(len(dataset), 64)) for c in dataset[i].characters]
     for start in range(0, len(dataset) - batch_size + 1, batch_size):
-        batch = [dataset[i] for i in range(start, start + batch_size)]
+        batch = spread_characters([dataset[i] for i in range(start, start + batch_size)], pool)
         with torch.no_grad():
             margin = model(batch).get("margin")
         if margin is not None:
@@ -331,10 +388,8 @@ def measure_hinge(
         if len(found) == 2:
             break
     result: dict = {"kind": "hinge", "batch_size": batch_size, "threads": torch.get_num_threads(),
-                    "gradient_checkpointing": False,
-                    "mean_sequence_tokens": sum(sequence_length(model.builder.build(s))
-                                                for b in found.values() for s in b)
-                    / max(1, sum(len(b) for b in found.values()))}
+                    "gradient_checkpointing": False, "character_spread": list(CHARACTER_SPREAD),
+                    **position_figures(model.builder, [b for _, b in sorted(found.items())])}
     for state, batch in sorted(found.items()):
         seconds: dict[str, list[float]] = {name: [] for name in STEPS_COMPARED}
         for i in range(warmup + steps):
@@ -473,9 +528,13 @@ def print_table(args: argparse.Namespace, results: list[dict], figures: list[tup
           "Rates use the mean step time; a median far below the mean means other processes "
           "took the cores during some steps.\n")
     for hinge in (r for r in results if r["kind"] == "hinge"):
-        print(f"Contrastive step (release slot counts: {hinge['mean_sequence_tokens']:.0f} positions "
-              f"per sample), batch {hinge['batch_size']}, samples/s:\n")
-        print("| hinge | shared pass | two LLM passes | release step (model twice) | plain step |")
+        spread = "-".join(str(n) for n in (min(hinge["character_spread"]), max(hinge["character_spread"])))
+        print(f"Contrastive step, batch {hinge['batch_size']}, samples/s: release slot counts, {spread} "
+              f"characters per sample in turn, {hinge['min_sequence_tokens']}-{hinge['max_sequence_tokens']} "
+              f"positions per sample (mean {hinge['mean_sequence_tokens']:.0f}); padding is "
+              f"{100 * hinge['release_padding_share']:.0f}% of the release's rows, the negatives "
+              f"{100 * hinge['negative_share']:.0f}% of the shared step's packed row.\n")
+        print("| hinge | shared pass (packed) | two LLM passes | release step (model twice, logits everywhere) | plain step |")
         print("|---|---:|---:|---:|---:|")
         for state in ("inactive", "active"):
             if f"{state}_shared_samples_per_s" in hinge:

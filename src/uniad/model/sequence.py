@@ -375,9 +375,11 @@ def encode_batch(
     visual_mask, label_mask = visual_mask.to(device), label_mask.to(device)
     embeds = embed_tokens(input_ids)
     if blocks:
-        # Fill the slots in order: row by row, position by position (masked_scatter order).
+        # Fill the slots in order: row by row, position by position. index_copy rather than
+        # masked_scatter, whose backward (a broadcast masked_select) took ~5% of a training step.
         source = torch.cat(blocks).to(device=embeds.device, dtype=embeds.dtype)
-        embeds = embeds.masked_scatter(visual_mask.unsqueeze(-1), source)
+        slots = visual_mask.flatten().nonzero().squeeze(1)
+        embeds = embeds.flatten(0, 1).index_copy(0, slots, source).view(embeds.shape)
     labels = torch.where(label_mask, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     return EncodedBatch(embeds, attention_mask, position_ids, labels)

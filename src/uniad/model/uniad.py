@@ -33,7 +33,9 @@ from uniad.model.llm import (
     LoraShift, apply_lora, embedding_width, load_llm, norm_parameter_names, save_llm, text_decoder,
     vocab_size,
 )
-from uniad.model.paired import TargetPositions, encode_paired, split_target
+from uniad.model.paired import (
+    TargetPositions, encode_paired, packed_calls, split_target, use_packed_attention,
+)
 from uniad.model.params import count_by_part, split_llm_parameters
 from uniad.model.perceiver import build_mappers
 from uniad.model.sequence import (
@@ -172,13 +174,15 @@ class UniAD(nn.Module):
         return encode_batch(segment_lists, self.tokenizer, self.llm.get_input_embeddings(), visuals)
 
     # -- loss -------------------------------------------------------------------------
-    def _hidden(self, inputs_embeds, attention_mask, position_ids) -> torch.Tensor:
+    def _hidden(self, inputs_embeds, attention_mask, position_ids, **kwargs) -> torch.Tensor:
         decoder = self.llm.get_base_model().get_decoder()
         return decoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
-                       position_ids=position_ids).last_hidden_state
+                       position_ids=position_ids, **kwargs).last_hidden_state
 
-    def _scored_nll(self, hidden: torch.Tensor, where: TargetPositions) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-sample summed CE of ``where``'s tokens and their counts, ``(B,)`` each.
+    def _scored_nll(self, hidden: torch.Tensor, where: TargetPositions,
+                    size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample summed CE of ``where``'s tokens and their counts, ``(size,)`` each
+        (default: one sample per row of ``hidden``).
 
         Logits are computed only at the scored positions (saves a (B, L, V) tensor); with
         ``placeholder_logits`` the two placeholder embeddings add two tied logits, as in
@@ -191,9 +195,9 @@ class UniAD(nn.Module):
         # at least float32 (bf16 logits lose the tail), float64 where the model runs in it
         logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
         nll = F.cross_entropy(logits, where.tokens, reduction="none")
-        size = hidden.shape[0]
-        sums = torch.zeros(size, device=nll.device, dtype=nll.dtype).index_add(0, where.rows, nll)
-        counts = torch.bincount(where.rows, minlength=size).to(nll.dtype)
+        size = hidden.shape[0] if size is None else size
+        sums = torch.zeros(size, device=nll.device, dtype=nll.dtype).index_add(0, where.owners, nll)
+        counts = torch.bincount(where.owners, minlength=size).to(nll.dtype)
         return sums, counts
 
     def _target_nll(self, batch: EncodedBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -250,8 +254,10 @@ class UniAD(nn.Module):
                             for text in negatives]
         batch = encode_paired(prompts, positives, negative_targets, self.tokenizer,
                               self.llm.get_input_embeddings(), visuals)
-        hidden = self._hidden(batch.inputs_embeds, batch.attention_mask, batch.position_ids)
-        return (*self._scored_nll(hidden, batch.positive), *self._scored_nll(hidden, batch.negative))
+        with packed_calls(self.llm.get_base_model().get_decoder(), batch) as packed:
+            hidden = self._hidden(batch.inputs_embeds, batch.attention_mask, batch.position_ids, **packed)
+        return (*self._scored_nll(hidden, batch.positive, batch.size),
+                *self._scored_nll(hidden, batch.negative, batch.size))
 
     # -- generation -------------------------------------------------------------------
     def resolve_generation(self, generation: GenerationConfig | None = None, **overrides) -> GenerationConfig:
@@ -373,6 +379,7 @@ class UniAD(nn.Module):
         if mode:
             self.unmerge_lora()
         super().train(mode)
+        use_packed_attention(self.llm.config, mode)
         if mode and self.config.model.release_lora_train == "shipped":
             self._lora_shift.subtract(self.llm)
         else:
