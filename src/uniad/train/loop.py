@@ -273,7 +273,6 @@ class Trainer:
         rate = self.schedule.apply(self.optimizer, self.full_steps_per_epoch * p.epoch + p.step_in_epoch)
         sums: dict[str, torch.Tensor] = {}
         samples = 0
-        self.ddp.train()
         for micro in range(micro_batches):
             batch = next(batches)
             # Skip the gradient all-reduce on all but the last micro-step.
@@ -319,6 +318,9 @@ class Trainer:
         window: dict[str, float] = {}
         window_steps, window_samples, window_start = 0, 0, time.perf_counter()
         last_loss: float | None = None
+        # Once, not per step: evaluate() switches back itself, and UniAD.train walks the
+        # LLM's modules (LoRA shift, adapters, attention), ~3 ms of a tiny model's step.
+        self.ddp.train()
         while p.global_step < stop:
             if hasattr(self.train_set, "set_epoch"):
                 self.train_set.set_epoch(p.epoch)
