@@ -72,14 +72,13 @@ from torch.utils.data import DataLoader
 from uniad.config import UniADConfig, load_config
 from uniad.data.dataset import collate_samples
 from uniad.data.schema import Sample
-from uniad.world.synthetic import make_world
 from uniad.errors import UniADError
 from uniad.model.uniad import previous_ad
 from uniad.model.sequence import IGNORE_INDEX, SequenceBuilder, TextSegment, sequence_length
 from uniad.train.data import build_for_training
 from uniad.train.distributed import epoch_order, init_distributed
 from uniad.train.loop import adamw, train
-from uniad.world.synthetic import BANK_FILE, FEATURES_FILE, TRAIN_FILE
+from uniad.world.synthetic import BANK_FILE, FEATURES_FILE, TRAIN_FILE, make_world
 from uniad.world.training import open_world_split
 from uniad.io import write_json
 
