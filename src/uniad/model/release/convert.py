@@ -37,7 +37,7 @@ IMPORT_FILE = "release_import.json"  # provenance written next to the run's weig
 RELEASE_SEMANTICS = ("model.release_lora=shipped", "data.time_rounding=release")
 
 
-def _qformer_refusal(release: Mapping[str, Tensor], source: str, preset: str) -> UniADError:
+def _qformer_refusal(release: Mapping[str, Tensor], source: str) -> UniADError:
     """Why a checkpoint cannot be imported into a model whose mapper is neither layout's."""
     video = sorted(k for k in release if k not in PLACEHOLDERS and k not in TIED
                    and (release_key_to_ours(k) or ("", "video_mapper"))[1] == "video_mapper")
@@ -114,7 +114,7 @@ def import_release(
         return import_cmdtv(checkpoint, release, config, llm, out, provenance,
                             llm_vocab or LLAMA2_VOCAB, allow_width)
     if config.model.mapper != "perceiver":
-        raise _qformer_refusal(release, source, preset)
+        raise _qformer_refusal(release, source)
     config.model.llm = llm
     config.model.train_norms = True
     model = UniAD.build(config, meta=True)
