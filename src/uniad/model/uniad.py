@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
