@@ -74,11 +74,11 @@ def check_run_folder(out: Path, *, resume: bool, overwrite: bool, init: str | No
     ``--init`` without it (the weights the checkpoints do not hold would differ)."""
     from uniad.errors import UniADError
     from uniad.train.checkpoint import CHECKPOINTS
+    from uniad.train.init import check_source
     from uniad.train.monitor import RUN_INFO
 
-    if init is not None and not Path(init).exists():
-        raise UniADError(f"--init {init}: no such file or folder (give a release .pt or a UniAD "
-                         "run folder)")
+    if init is not None:
+        check_source(Path(init))
     holds_run = (out / CHECKPOINTS).is_dir() or (out / "final").is_dir()
     if holds_run and not resume and not overwrite:
         raise UniADError(f"--out {out}: already holds a training run; continue it with --resume, "

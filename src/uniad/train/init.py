@@ -94,13 +94,18 @@ def _run_placement(weights: Mapping[str, Tensor], params: Mapping[str, Tensor],
     return placed
 
 
-def read_source(source: Path) -> tuple[str, dict[str, Tensor]]:
-    """``(kind, tensors)``: ``release`` for a ``.pt`` file, ``run`` for a UniAD folder."""
-    if source.is_dir():
-        return "run", read_weights(checkpoint_dir(source))
-    if not source.is_file():
+def check_source(source: Path) -> None:
+    """Refuse a source that is neither a file nor a folder (``uniad train`` asks before any work)."""
+    if not source.exists():
         raise UniADError(f"--init {source}: no such file or folder (give a release .pt or a "
                          "UniAD run folder)")
+
+
+def read_source(source: Path) -> tuple[str, dict[str, Tensor]]:
+    """``(kind, tensors)``: ``release`` for a ``.pt`` file, ``run`` for a UniAD folder."""
+    check_source(source)
+    if source.is_dir():
+        return "run", read_weights(checkpoint_dir(source))
     return "release", load_release_state(source)
 
 
