@@ -317,9 +317,6 @@ class ScreenTextConfig:
         return self
 
 
-DESCRIBER_KINDS = ("uniad", "vlm", "openai")
-
-
 @dataclass(frozen=True)
 class DescriberConfig:
     """Who writes the ADs (``uniad narrate`` and ``uniad evaluate``): the UniAD checkpoint,
@@ -352,7 +349,7 @@ class DescriberConfig:
     def validate(self, name: Callable[[str], str] | None = None) -> DescriberConfig:
         check_section(self, "describer", name)
         name = name or (lambda f: f"describer.{f}")
-        kind, _, target = self.describer.partition(":")
+        kind, target = self.kind, self.target
         if not ((kind == "uniad" and not target) or (kind in ("vlm", "openai") and target)):
             raise ConfigError(f"{name('describer')} {self.describer!r}: expected uniad, "
                               "vlm:MODEL_FOLDER or openai:URL (e.g. openai:http://127.0.0.1:8000/v1)")

@@ -4,7 +4,6 @@ local vision-language model, or an OpenAI-compatible server) -> a timed AD track
 from __future__ import annotations
 
 import argparse
-import json
 
 from uniad.commands.narration_options import add_narration_options, settings_from
 from uniad.commands.options import (
@@ -42,11 +41,7 @@ def _handler(args: argparse.Namespace) -> int:
     for kind, path in result.paths.items():
         print(f"  {kind}: {path}")
     if args.reference:
-        from uniad.narrate.media.video import probe
-
-        dialogue = args.subtitles or json.loads(result.paths["json"].read_text())["info"]["dialogue"]
-        print(score_reference(result.paths["srt"], args.reference, dialogue,
-                              probe(args.video).duration, args.out))
+        print(score_reference(result.paths, args.reference, args.out))
     return 0
 
 

@@ -8,7 +8,8 @@ of scores is printed. References are read before any work, so a bad file costs a
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from uniad.errors import UniADError
@@ -34,12 +35,19 @@ def check_references(references: Sequence[str]) -> None:
         raise UniADError(f"--reference needs Java for METEOR: {JAVA_MISSING}")
 
 
-def score_reference(track: Path, references: Sequence[str], dialogue: str | Sequence,
-                    duration: float, out_dir: str | Path) -> str:
-    """Score ``track``, write ``timed_scores.json`` into ``out_dir``; the line to print."""
+def score_reference(paths: Mapping[str, Path], references: Sequence[str],
+                    out_dir: str | Path) -> str:
+    """Score the track among ``paths`` (the deliverables `uniad narrate` and `uniad render`
+    wrote) against ``references``, with the dialogue and the video its ``ad.json`` records
+    (the subtitles given, else the speech spans narration found), and write
+    ``timed_scores.json`` into ``out_dir``; the line to print."""
     from uniad.eval.timed.run import score_written_track, summary_line
+    from uniad.narrate.media.video import probe
 
-    source = "subtitles" if isinstance(dialogue, str) else "the dialogue spans narration found"
-    report = score_written_track(track, references, dialogue if isinstance(dialogue, str)
-                                 else [tuple(span) for span in dialogue], duration, out_dir)
+    info = json.loads(Path(paths["json"]).read_text(encoding="utf-8"))["info"]
+    subtitles = info.get("subtitles")
+    dialogue = subtitles or [tuple(span) for span in info["dialogue"]]
+    source = "subtitles" if subtitles else "the dialogue spans narration found"
+    report = score_written_track(paths["srt"], references, dialogue,
+                                 probe(info["video"]).duration, out_dir)
     return f"{summary_line(report)} (dialogue from {source}; {report['paths']['timed_scores']})"

@@ -9,8 +9,6 @@ from uniad.commands.reference_option import add_reference_option, check_referenc
 
 
 def _handler(args: argparse.Namespace) -> int:
-    import json
-
     from uniad.io import writable_folder
     from uniad.narrate.deliver.render import render_edited
 
@@ -22,12 +20,7 @@ def _handler(args: argparse.Namespace) -> int:
     for kind, path in paths.items():
         print(f"  {kind}: {path}")
     if args.reference:
-        from uniad.narrate.media.video import probe
-
-        info = json.loads(paths["json"].read_text())["info"]
-        dialogue = info.get("subtitles") or info["dialogue"]
-        print(score_reference(paths["srt"], args.reference, dialogue, probe(info["video"]).duration,
-                              args.out))
+        print(score_reference(paths, args.reference, args.out))
     return 0
 
 

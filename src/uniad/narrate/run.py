@@ -27,7 +27,7 @@ from uniad.narrate.deliver.deliverables import write_deliverables
 from uniad.narrate.deliver.plan import plan_cues
 from uniad.narrate.deliver.speech import make_engine
 from uniad.narrate.describe.cast import build_bank, read_cast
-from uniad.narrate.describe.choose import check_model_folder, prompted_describer, read_screen_text
+from uniad.narrate.describe.choose import check_describer, prompted_describer, read_screen_text
 from uniad.narrate.describe.encoder import (
     CLIPVisionEncoder, VisualEncoder, demo_encoder, encoder_from_name,
 )
@@ -221,7 +221,7 @@ def narrate(
     if describer.kind == "uniad" and checkpoint_or_model is None:
         raise UniADError("--describer uniad needs --checkpoint (or choose --describer "
                          "vlm:FOLDER or openai:URL, which need none)")
-    check_model_folder(describer)
+    check_describer(describer)
     if not video.is_file():
         raise DataError(video, "video file not found")
     for member in read_cast(cast):  # cheap: a missing photo fails before any decoding

@@ -29,12 +29,17 @@ def read_screen_text(frames: list[FrameText], dialogue: list[Line]) -> list[Scre
     return texts
 
 
-def check_model_folder(settings: DescriberConfig) -> None:
-    """A ``vlm:`` describer's folder must hold a model: checked before the film is decoded."""
+def check_describer(settings: DescriberConfig) -> None:
+    """What the describer needs before the film is decoded: a ``vlm:`` folder that holds a
+    model, an ``openai:`` model name."""
     if settings.kind == "vlm":
         from uniad.narrate.describe.vlm import check_vlm_folder
 
         check_vlm_folder(settings.target or "")
+    elif settings.kind == "openai":
+        from uniad.narrate.describe.openai import model_name
+
+        model_name(settings.target or "", settings.describer_model)
 
 
 def prompted_describer(settings: DescriberConfig, video: Path, cast: Path | None,

@@ -27,6 +27,17 @@ from uniad.narrate.describe.prompted import PromptedDescriber
 MODEL_ENV, KEY_ENV = "UNIAD_OPENAI_MODEL", "OPENAI_API_KEY"
 
 
+def model_name(base_url: str, model: str | None) -> str:
+    """The model name to send: ``model``, else ``$UNIAD_OPENAI_MODEL``; none is refused
+    (before the film is decoded: :func:`~uniad.narrate.describe.choose.check_describer`)."""
+    found = model or os.environ.get(MODEL_ENV)
+    if not found:
+        raise UniADError(f"--describer openai:{base_url} needs a model name: pass "
+                         f"--describer-model or set {MODEL_ENV} (e.g. "
+                         "Qwen/Qwen2.5-VL-7B-Instruct, what the server serves)")
+    return found
+
+
 def data_url(image: Image.Image, quality: int = 85) -> str:
     """An image as a ``data:image/jpeg;base64,...`` URL."""
     buffer = io.BytesIO()
@@ -53,11 +64,7 @@ class OpenAIDescriber(PromptedDescriber):
                  api_key: str | None = None, timeout: float = 120.0, **kwargs) -> None:
         super().__init__(video, **kwargs)
         self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model = model or os.environ.get(MODEL_ENV)
-        if not self.model:
-            raise UniADError(f"--describer openai:{base_url} needs a model name: pass "
-                             f"--describer-model or set {MODEL_ENV} (e.g. "
-                             "Qwen/Qwen2.5-VL-7B-Instruct, what the server serves)")
+        self.model = model_name(base_url, model)
         self.api_key = api_key if api_key is not None else os.environ.get(KEY_ENV)
         self.timeout = timeout
         self.session = requests.Session()
