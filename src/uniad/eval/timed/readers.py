@@ -36,6 +36,9 @@ class Cue:
     text: str
     key: str  # JSON key, or the 1-based position in the file
 
+    def segment(self) -> Segment:
+        return Segment(self.start, self.end, normalize_text(self.text))
+
 
 def _time(path: Path, value: Any, record: str, name: str) -> float:
     try:
@@ -97,22 +100,23 @@ def read_cues(path: str | Path) -> tuple[list[Cue], bool]:
     raise DataError(path, f"unknown track format {suffix!r}: use .srt, .vtt or .json")
 
 
-def _segments(path: Path, cues: list[Cue], keyed: bool, *, reference: bool) -> list[Segment]:
+def ordered_cues(path: str | Path, *, reference: bool = False) -> list[Cue]:
+    """A track's cues, times checked, in REFRAMED's order (keys kept for the layout's
+    per-cue fields); see :func:`read_track`."""
+    path = Path(path)
+    cues, keyed = read_cues(path)
     for cue in cues:
         if cue.end < cue.start or (not reference and cue.end == cue.start):
             raise DataError(path, f"ends ({cue.end}) {'before' if reference else 'at or before'} "
                             f"it starts ({cue.start})", record=cue.key, field="end")
     if keyed or reference:  # REFRAMED stores every reference as segment JSON first
-        cues = sorted(cues, key=lambda c: (c.start, c.end, c.key))
-    else:
-        cues = sorted(cues, key=lambda c: (c.start, c.end))
-    return [Segment(c.start, c.end, normalize_text(c.text)) for c in cues]
+        return sorted(cues, key=lambda c: (c.start, c.end, c.key))
+    return sorted(cues, key=lambda c: (c.start, c.end))
 
 
 def read_track(path: str | Path, *, reference: bool = False) -> list[Segment]:
     """A generated (``reference=False``: every cue must last > 0 s) or reference track."""
-    cues, keyed = read_cues(path)
-    return _segments(Path(path), cues, keyed, reference=reference)
+    return [cue.segment() for cue in ordered_cues(path, reference=reference)]
 
 
 def read_dialogue(path: str | Path) -> list[Interval]:
