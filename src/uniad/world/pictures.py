@@ -40,6 +40,15 @@ def write_cast_csv(path: Path, cast: Sequence[Character], photos: Sequence[Seque
     return path
 
 
+def staged_scenes(scenes: Sequence, idents: Sequence[int], actions: Sequence[str],
+                  objects: Sequence[str]) -> list[render.Staged]:
+    """Each scene of a movie as :mod:`render` draws it: pool identities of the subject and
+    bystander (cast index -> identity), the action's and object's words."""
+    return [render.Staged(sc.first, sc.last, idents[sc.subject], actions[sc.action],
+                          objects[sc.obj], None if sc.bystander is None else idents[sc.bystander])
+            for sc in scenes]
+
+
 def encode_frames(encoder: VisualEncoder, frames: np.ndarray) -> np.ndarray:
     """``(N, H, W, 3)`` uint8 pictures through ``encoder`` -> ``(N, D)`` float32."""
     return encoder.encode([render.to_image(f) for f in frames])
@@ -61,10 +70,7 @@ class MoviePictures:
         """Features ``(num_frames, D)`` of the movie's frames and one exemplar per character
         (the mean of its two photos' features), keyed by character id."""
         rng = np.random.default_rng([self.seed, index, 1])
-        staged = [render.Staged(sc.first, sc.last, idents[sc.subject], self.actions[sc.action],
-                                self.objects[sc.obj],
-                                None if sc.bystander is None else idents[sc.bystander])
-                  for sc in scenes]
+        staged = staged_scenes(scenes, idents, self.actions, self.objects)
         frames = render.render_timeline(staged, num_frames, render.background(rng), rng)
         features = encode_frames(self.encoder, frames)
         cast_file = write_cast_csv(self.out_dir / CASTS_FOLDER / f"{movie_id}.csv", cast,
