@@ -9,6 +9,7 @@ from the same pictures: only the world's truth (who, what, which) stays outside.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from uniad.data.schema import Character
+from uniad.io import write_text
 from uniad.narrate.describe.cast import build_bank
 from uniad.narrate.describe.encoder import VisualEncoder
 from uniad.world import render
@@ -30,14 +32,14 @@ CASTS_FOLDER = "casts"
 def write_cast_csv(path: Path, cast: Sequence[Character], photos: Sequence[Sequence[Path]]) -> Path:
     """A cast file in the CSV format `uniad narrate --cast` reads, photos relative to it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["id", "name", "role", "short_name", "gender", "photos"])
-        for character, own in zip(cast, photos):
-            cells = ";".join(Path(os.path.relpath(p, path.parent)).as_posix() for p in own)
-            writer.writerow([character.id, character.name, character.role,
-                             character.short_name, character.gender, cells])
-    return path
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["id", "name", "role", "short_name", "gender", "photos"])
+    for character, own in zip(cast, photos):
+        cells = ";".join(Path(os.path.relpath(p, path.parent)).as_posix() for p in own)
+        writer.writerow([character.id, character.name, character.role,
+                         character.short_name, character.gender, cells])
+    return write_text(path, table.getvalue())
 
 
 def staged_scenes(scenes: Sequence, idents: Sequence[int], actions: Sequence[str],
