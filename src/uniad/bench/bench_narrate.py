@@ -222,6 +222,7 @@ def known_events(speech: Sequence[tuple[float, float]], seconds: float,
 
 def timed_scores(film, track: Path, min_gap_s: float, tmp: Path) -> dict[str, object]:
     """REFRAMED's timed scores of the written track against the film's known events."""
+    from uniad.eval.timed.pipeline import METRICS
     from uniad.eval.timed.run import score_written_track, summary_line
     from uniad.text import JAVA_MISSING, java_available
 
@@ -233,7 +234,7 @@ def timed_scores(film, track: Path, min_gap_s: float, tmp: Path) -> dict[str, ob
     report = score_written_track(track, [reference], film.subtitles, film.duration)
     log.info("%s against %d known events, %.1f s", summary_line(report), len(events),
              report["seconds"])
-    return {v: {m: report[v][m] for m in ("CIDEr", "METEOR", "SODA-M", "SODA-T", "cues")}
+    return {v: {m: report[v][m] for m in (*METRICS, "cues")}
             for v in ("raw", "realistic")} | {"events": len(events), "seconds": report["seconds"]}
 
 

@@ -27,7 +27,7 @@ from uniad.narrate.media.ffmpeg import run_ffmpeg
 from uniad.narrate.core import NarratedAD
 from uniad.world import render
 from uniad.world.accuracy import Judgement, judge
-from uniad.world.pictures import PHOTOS_FOLDER, write_cast_csv
+from uniad.world.pictures import PHOTOS_FOLDER, staged_scenes, write_cast_csv
 from uniad.world.sample_media import make_srt, speak_lines
 from uniad.world.synthetic import (
     EventTruth, Scene, draw_cast, make_pool, draw_scenes, event_truth, load_world,
@@ -100,10 +100,7 @@ def make_film(out_dir: Path, world: Path, seconds: float = 60.0, engine: Any = N
     frame_spans = [(math.ceil((b + 0.4) * fps), math.floor((nxt - 0.2) * fps))
                    for (_, b), nxt in zip(spoken, ends)]
     scenes = draw_scenes(rng, params, len(cast), frame_spans)
-    staged = [render.Staged(sc.first, sc.last, idents[sc.subject], params.actions[sc.action],
-                            params.objects[sc.obj],
-                            None if sc.bystander is None else idents[sc.bystander])
-              for sc in scenes]
+    staged = staged_scenes(scenes, idents, params.actions, params.objects)
     frames = render.render_timeline(staged, int(round(duration * fps)), render.background(rng),
                                     rng)
     video = write_film_video(out_dir / VIDEO_FILE, frames, fps, wav)

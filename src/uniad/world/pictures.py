@@ -9,6 +9,7 @@ from the same pictures: only the world's truth (who, what, which) stays outside.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from uniad.data.schema import Character
+from uniad.io import write_text
 from uniad.narrate.describe.cast import build_bank
 from uniad.narrate.describe.encoder import VisualEncoder
 from uniad.world import render
@@ -30,14 +32,23 @@ CASTS_FOLDER = "casts"
 def write_cast_csv(path: Path, cast: Sequence[Character], photos: Sequence[Sequence[Path]]) -> Path:
     """A cast file in the CSV format `uniad narrate --cast` reads, photos relative to it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["id", "name", "role", "short_name", "gender", "photos"])
-        for character, own in zip(cast, photos):
-            cells = ";".join(Path(os.path.relpath(p, path.parent)).as_posix() for p in own)
-            writer.writerow([character.id, character.name, character.role,
-                             character.short_name, character.gender, cells])
-    return path
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["id", "name", "role", "short_name", "gender", "photos"])
+    for character, own in zip(cast, photos):
+        cells = ";".join(Path(os.path.relpath(p, path.parent)).as_posix() for p in own)
+        writer.writerow([character.id, character.name, character.role,
+                         character.short_name, character.gender, cells])
+    return write_text(path, table.getvalue())
+
+
+def staged_scenes(scenes: Sequence, idents: Sequence[int], actions: Sequence[str],
+                  objects: Sequence[str]) -> list[render.Staged]:
+    """Each scene of a movie as :mod:`render` draws it: pool identities of the subject and
+    bystander (cast index -> identity), the action's and object's words."""
+    return [render.Staged(sc.first, sc.last, idents[sc.subject], actions[sc.action],
+                          objects[sc.obj], None if sc.bystander is None else idents[sc.bystander])
+            for sc in scenes]
 
 
 def encode_frames(encoder: VisualEncoder, frames: np.ndarray) -> np.ndarray:
@@ -61,10 +72,7 @@ class MoviePictures:
         """Features ``(num_frames, D)`` of the movie's frames and one exemplar per character
         (the mean of its two photos' features), keyed by character id."""
         rng = np.random.default_rng([self.seed, index, 1])
-        staged = [render.Staged(sc.first, sc.last, idents[sc.subject], self.actions[sc.action],
-                                self.objects[sc.obj],
-                                None if sc.bystander is None else idents[sc.bystander])
-                  for sc in scenes]
+        staged = staged_scenes(scenes, idents, self.actions, self.objects)
         frames = render.render_timeline(staged, num_frames, render.background(rng), rng)
         features = encode_frames(self.encoder, frames)
         cast_file = write_cast_csv(self.out_dir / CASTS_FOLDER / f"{movie_id}.csv", cast,

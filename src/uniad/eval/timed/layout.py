@@ -20,7 +20,7 @@ from pathlib import Path
 from uniad.errors import DataError
 from uniad.eval.timed.gaps import Interval, clip_lines, dialogue_gaps, merge_overlapping
 from uniad.eval.timed.pipeline import Item, Unit
-from uniad.eval.timed.readers import read_cues, read_dialogue, read_track, track_files
+from uniad.eval.timed.readers import ordered_cues, read_dialogue, read_track, track_files
 from uniad.eval.timed.segments import Segment
 
 REFERENCE_NAMES = ("reference1", "reference2")
@@ -144,15 +144,13 @@ def _challenge_movie(ref_dir: Path, movie: str, sequence_ids: list[str],
     references = []
     for name in REFERENCE_NAMES:
         path = ref_dir / name / f"{movie}.json"
-        raw, segments = _json(path), read_track(path, reference=True)
-        cues, _ = read_cues(path)
-        order = sorted(cues, key=lambda c: (c.start, c.end, c.key))
+        raw = _json(path)
         by_sequence: dict[str, list[Segment]] = {s: [] for s in spans}
-        for cue, segment in zip(order, segments):
+        for cue in ordered_cues(path, reference=True):
             scene = raw[cue.key].get("scene")
             if scene not in scene_to_sequence:
                 raise DataError(path, f"unknown scene {scene!r}", record=cue.key, field="scene")
-            by_sequence[scene_to_sequence[scene]].append(segment)
+            by_sequence[scene_to_sequence[scene]].append(cue.segment())
         references.append(by_sequence)
     dialogue = read_dialogue(ref_dir / "subs" / f"{movie}.json")
     items = []

@@ -23,6 +23,7 @@ from typing import Any
 from uniad.errors import DataError
 from uniad.eval.timed.gaps import Interval, merge_overlapping
 from uniad.eval.timed.segments import Segment, normalize_text
+from uniad.narrate.timeline.subtitles import read_subtitle_cues
 
 TRACK_SUFFIXES = (".srt", ".vtt", ".json")
 _TAG = re.compile(r"<[^>]*?>")
@@ -34,6 +35,9 @@ class Cue:
     end: float
     text: str
     key: str  # JSON key, or the 1-based position in the file
+
+    def segment(self) -> Segment:
+        return Segment(self.start, self.end, normalize_text(self.text))
 
 
 def _time(path: Path, value: Any, record: str, name: str) -> float:
@@ -74,29 +78,13 @@ def _json_cues(path: Path) -> tuple[list[Cue], bool]:
     return cues, keyed
 
 
-def _srt_cues(path: Path) -> list[Cue]:
-    import srt
-
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
-    try:
-        subs = list(srt.parse(text))
-    except srt.SRTParseError as exc:
-        line = text.count("\n", 0, exc.expected_start) + 1
-        raise DataError(path, f"not valid SRT near line {line}") from exc
-    return [Cue(s.start.total_seconds(), s.end.total_seconds(), _TAG.sub("", s.content), str(n + 1))
-            for n, s in enumerate(subs)]
-
-
-def _vtt_cues(path: Path) -> list[Cue]:
-    import webvtt
-    from webvtt.errors import MalformedCaptionError, MalformedFileError
-
-    try:
-        captions = webvtt.read(str(path), encoding="utf-8-sig", strict=True)
-    except (MalformedFileError, MalformedCaptionError) as exc:
-        raise DataError(path, f"not valid WebVTT ({exc})") from exc
-    return [Cue(c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000,
-                _TAG.sub("", c.text), str(n + 1)) for n, c in enumerate(captions)]
+def _subtitle_cues(path: Path) -> list[Cue]:
+    """SRT/WebVTT cues through narration's subtitle reader (BOMs, line-numbered errors);
+    SRT markup is ours to drop, webvtt-py already drops WebVTT's."""
+    cues = read_subtitle_cues(path)
+    if path.suffix.lower() == ".srt":
+        cues = [(a, b, _TAG.sub("", t)) for a, b, t in cues]
+    return [Cue(a, b, t, str(n + 1)) for n, (a, b, t) in enumerate(cues)]
 
 
 def read_cues(path: str | Path) -> tuple[list[Cue], bool]:
@@ -107,29 +95,28 @@ def read_cues(path: str | Path) -> tuple[list[Cue], bool]:
     suffix = path.suffix.lower()
     if suffix == ".json":
         return _json_cues(path)
-    if suffix == ".srt":
-        return _srt_cues(path), False
-    if suffix == ".vtt":
-        return _vtt_cues(path), False
+    if suffix in (".srt", ".vtt"):
+        return _subtitle_cues(path), False
     raise DataError(path, f"unknown track format {suffix!r}: use .srt, .vtt or .json")
 
 
-def _segments(path: Path, cues: list[Cue], keyed: bool, *, reference: bool) -> list[Segment]:
+def ordered_cues(path: str | Path, *, reference: bool = False) -> list[Cue]:
+    """A track's cues, times checked, in REFRAMED's order (keys kept for the layout's
+    per-cue fields); see :func:`read_track`."""
+    path = Path(path)
+    cues, keyed = read_cues(path)
     for cue in cues:
         if cue.end < cue.start or (not reference and cue.end == cue.start):
             raise DataError(path, f"ends ({cue.end}) {'before' if reference else 'at or before'} "
                             f"it starts ({cue.start})", record=cue.key, field="end")
     if keyed or reference:  # REFRAMED stores every reference as segment JSON first
-        cues = sorted(cues, key=lambda c: (c.start, c.end, c.key))
-    else:
-        cues = sorted(cues, key=lambda c: (c.start, c.end))
-    return [Segment(c.start, c.end, normalize_text(c.text)) for c in cues]
+        return sorted(cues, key=lambda c: (c.start, c.end, c.key))
+    return sorted(cues, key=lambda c: (c.start, c.end))
 
 
 def read_track(path: str | Path, *, reference: bool = False) -> list[Segment]:
     """A generated (``reference=False``: every cue must last > 0 s) or reference track."""
-    cues, keyed = read_cues(path)
-    return _segments(Path(path), cues, keyed, reference=reference)
+    return [cue.segment() for cue in ordered_cues(path, reference=reference)]
 
 
 def read_dialogue(path: str | Path) -> list[Interval]:
