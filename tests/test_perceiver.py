@@ -185,6 +185,19 @@ def test_projection_init_follows_release() -> None:
     assert abs(m.project.weight.std().item() - 768**-0.5) < 0.1 * 768**-0.5
 
 
+def test_latents_start_at_the_release_scale_unless_told() -> None:
+    """N(0, 1) latents as the release draws them; perceiver_latent_std scales both towers."""
+    torch.manual_seed(0)
+    release = build_mappers(ModelConfig(feature_dim=FEAT, num_latents=30, num_char_tokens=30,
+                                        perceiver_head_dim=8), 64)
+    small = build_mappers(ModelConfig(feature_dim=FEAT, num_latents=30, num_char_tokens=30,
+                                      perceiver_head_dim=8, perceiver_latent_std=0.1), 64)
+    for mapper in release:
+        assert abs(mapper.perceiver.latent.std().item() - 1.0) < 0.1
+    for mapper in small:
+        assert abs(mapper.perceiver.latent.std().item() - 0.1) < 0.01
+
+
 def test_mad_towers_at_7b_width_total_812_6_million() -> None:
     cfg = ModelConfig()  # the release's MAD settings
     with torch.device("meta"):

@@ -110,6 +110,11 @@ class ModelConfig:
     num_char_tokens: AtLeast1[int] = 30  # tokens per character
     perceiver_depth: AtLeast1[int] = 2
     perceiver_head_dim: AtLeast1[int] = 128
+    # Scale of the Perceivers' initial latents. The release draws them from N(0, 1): at an
+    # LLM's width their norm (~24 at 576) dwarfs what the frames add (~4), and a short run
+    # cannot unlearn that constant (Adam moves each entry ~lr per step). Smaller latents let
+    # the frames dominate the video tokens from the first step (the demo: 0.1).
+    perceiver_latent_std: Positive[float] = 1.0
     max_frames: AtLeast1[int] = 58  # size of the temporal position table (qformer: frame positions)
     # The video Q-Former (mapper "qformer"): bert-base layers at width feature_dim.
     qformer_layers: AtLeast1[int] = 2

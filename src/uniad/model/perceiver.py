@@ -76,13 +76,14 @@ class PerceiverResampler(nn.Module):
     """
 
     def __init__(
-        self, width: int, num_latents: int, depth: int, head_dim: int = 128, max_frames: int = 58
+        self, width: int, num_latents: int, depth: int, head_dim: int = 128, max_frames: int = 58,
+        latent_std: float = 1.0,
     ) -> None:
         super().__init__()
         if width % head_dim:
             raise ValueError(f"width {width} is not a multiple of head_dim {head_dim}")
         self.max_frames = max_frames
-        self.latent = nn.Parameter(torch.randn(num_latents, width))
+        self.latent = nn.Parameter(torch.randn(num_latents, width) * latent_std)
         self.temporal_pos_embed = nn.Parameter(torch.randn(max_frames, width) * 0.02)
         self.visual_prenorm = nn.LayerNorm(width)
         self.encoder = Encoder(width, width // head_dim, depth)
@@ -158,11 +159,13 @@ class VisualMapper(nn.Module):
         depth: int,
         head_dim: int = 128,
         max_frames: int = 58,
+        latent_std: float = 1.0,
     ) -> None:
         super().__init__()
         self.feature_dim = feature_dim
         self.project = _init_project(nn.Linear(feature_dim, width), feature_dim)
-        self.perceiver = PerceiverResampler(width, num_latents, depth, head_dim, max_frames)
+        self.perceiver = PerceiverResampler(width, num_latents, depth, head_dim, max_frames,
+                                            latent_std)
 
     @property
     def num_tokens(self) -> int:
@@ -229,6 +232,7 @@ def build_mappers(config: ModelConfig, width: int) -> tuple[nn.Module, nn.Module
         config.perceiver_depth,
         config.perceiver_head_dim,
         config.max_frames,
+        config.perceiver_latent_std,
     )
     if config.mapper == "linear":
         return video, LinearTokenMapper(config.feature_dim, width)
@@ -239,5 +243,6 @@ def build_mappers(config: ModelConfig, width: int) -> tuple[nn.Module, nn.Module
         config.perceiver_depth,
         config.perceiver_head_dim,
         config.max_frames,
+        config.perceiver_latent_std,
     )
     return video, character
