@@ -8,6 +8,7 @@ from pathlib import Path
 import srt
 
 from uniad.cli import main
+from uniad.model.folder import read_encoder_name
 from uniad.text import java_available
 from uniad.world.synthetic import load_world_truth
 
@@ -31,6 +32,11 @@ def test_quick_demo_trains_evaluates_and_narrates(tmp_path: Path, capsys) -> Non
     # the model was trained on features of rendered frames, through the world's encoder
     assert summary["encoder"] == "clip:encoder:64"
     assert (out / "encoder" / "config.json").is_file() and (out / "photos").is_dir()
+    # ... and its checkpoint carries that encoder, under the recorded name: no flag needed
+    carried = out / "run" / "final" / "visual_encoder"
+    assert (carried / "model.safetensors").read_bytes() == \
+        (out / "encoder" / "model.safetensors").read_bytes()
+    assert read_encoder_name(carried) == summary["encoder"]
 
     # Evaluation wrote the first 6 held-out ADs and says how many it left out.
     predictions = json.loads((out / "eval" / "predictions.json").read_text())

@@ -128,6 +128,47 @@ def test_checkpoint_without_a_rebuildable_encoder_asks_for_clip(media, tmp_path,
     assert "--visual-encoder" in err and "ViT-L/14" in err
 
 
+@pytest.fixture(scope="module")
+def carrying(media, tmp_path_factory):
+    """A checkpoint trained (as its config records) on features of a local CLIP folder,
+    ``tiny-clip``, which it carries as ``visual_encoder/``: a rendered world's run."""
+    from uniad.model.uniad import UniAD
+
+    root = tmp_path_factory.mktemp("carrying")
+    random_clip_encoder(**TINY_CLIP).model.save_pretrained(root / "tiny-clip")
+    model = UniAD.from_pretrained(media["ckpt"])
+    model.config.model.visual_encoder = "clip:tiny-clip:16"  # what CLIPVisionEncoder names it
+    model.bundle_visual_encoder(root / "tiny-clip")
+    model.save_pretrained(root / "ckpt")
+    return root / "ckpt"
+
+
+def test_a_checkpoint_carrying_its_encoder_narrates_without_the_flag(media, carrying, tmp_path,
+                                                                     caplog):
+    from uniad.narrate.describe.encoder import CLIPVisionEncoder
+    from uniad.train.material import choose_encoder
+
+    assert CLIPVisionEncoder(carrying / "visual_encoder").name == "clip:tiny-clip:16"
+    with caplog.at_level(logging.INFO):
+        assert main(["narrate", str(media["video"]), "--cast", str(media["cast"]),
+                     "--checkpoint", str(carrying), "--out", str(tmp_path / "k")]) == 0
+    assert json.loads((tmp_path / "k" / "ad.json").read_text())["info"]["encoder"] == \
+        "clip:tiny-clip:16"
+    assert any("checkpoint's own copy" in r.getMessage() and "visual_encoder" in r.getMessage()
+               for r in caplog.records)
+    assert choose_encoder(carrying, None)[0].name == "clip:tiny-clip:16"  # `uniad data build`
+
+
+def test_an_explicit_encoder_wins_over_the_carried_copy(media, carrying, tmp_path, capsys):
+    other = random_clip_encoder(**{**TINY_CLIP, "projection_dim": 8})
+    other.model.save_pretrained(tmp_path / "clip-other")
+    assert main(["narrate", str(media["video"]), "--cast", str(media["cast"]),
+                 "--checkpoint", str(carrying), "--out", str(tmp_path / "m"),
+                 "--visual-encoder", str(tmp_path / "clip-other")]) == 2
+    err = capsys.readouterr().err
+    assert "width 8" in err and "clip-other" in err  # the flag's encoder, refused on its width
+
+
 def test_missing_video_and_missing_photo_fail_clearly(media, tmp_path, capsys):
     missing = tmp_path / "nope.mp4"
     assert main(["narrate", str(missing), "--cast", str(media["cast"]), "--checkpoint",

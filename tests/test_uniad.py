@@ -11,6 +11,7 @@ from model_samples import make_sample, tiny_config
 from safetensors.torch import load_file, save_file
 
 from uniad.errors import UniADError
+from uniad.model.folder import ENCODER_DIR, ENCODER_NAME_FILE, read_encoder_name
 from uniad.model.llm import save_llm
 from uniad.model.tiny import TINY_LLAMA, build_tiny_tokenizer
 from uniad.model.uniad import WEIGHTS_FILE, UniAD
@@ -147,6 +148,38 @@ def test_save_load_round_trip_is_bit_identical(tmp_path):
     torch.manual_seed(123)  # the reloaded model must not depend on the RNG
     loaded = UniAD.from_pretrained(tmp_path)
     assert torch.equal(llm_logits(loaded, batch()), before)
+
+
+def test_a_bundled_encoder_folder_travels_with_every_save(tmp_path):
+    clip = tmp_path / "encoder"  # stands for a world's fitted CLIP folder: the files are copied
+    clip.mkdir()
+    (clip / "config.json").write_text('{"projection_dim": 16}')
+    (clip / "model.safetensors").write_bytes(bytes(range(256)) * 4)
+    model = build()
+    with pytest.raises(UniADError, match="records no encoder name"):
+        model.bundle_visual_encoder(clip)
+    model.config.model.visual_encoder = "clip:encoder:16"
+    with pytest.raises(UniADError, match="not a CLIP model folder"):
+        model.bundle_visual_encoder(tmp_path / "elsewhere")
+    model.bundle_visual_encoder(clip)
+    model.save_pretrained(tmp_path / "a")
+    copy = tmp_path / "a" / ENCODER_DIR
+    assert {f.name for f in copy.iterdir()} == {"config.json", "model.safetensors", ENCODER_NAME_FILE}
+    assert (copy / "model.safetensors").read_bytes() == (clip / "model.safetensors").read_bytes()
+    assert read_encoder_name(copy) == "clip:encoder:16"  # the source's name, not the copy's
+    assert read_encoder_name(clip) is None
+
+    loaded = UniAD.from_pretrained(tmp_path / "a")
+    assert loaded.visual_encoder_folder == copy
+    loaded.save_pretrained(tmp_path / "a")  # over itself: the copy stays whole
+    loaded.save_pretrained(tmp_path / "b")  # a re-saved checkpoint keeps its encoder
+    again = tmp_path / "b" / ENCODER_DIR
+    assert (again / "model.safetensors").read_bytes() == (clip / "model.safetensors").read_bytes()
+    assert (copy / "model.safetensors").read_bytes() == (clip / "model.safetensors").read_bytes()
+    assert read_encoder_name(again) == "clip:encoder:16"
+    build().save_pretrained(tmp_path / "c")
+    assert UniAD.from_pretrained(tmp_path / "c").visual_encoder_folder is None
+    assert not (tmp_path / "c" / ENCODER_DIR).exists()
 
 
 def test_load_refuses_an_llm_of_another_width(tmp_path):

@@ -73,8 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--visual-encoder", default=None, metavar="CLIP_FOLDER",
                         help="local CLIP vision weights the checkpoint was trained with "
-                             "(MAD: CLIP ViT-L/14); needed unless the checkpoint records a "
-                             "random test encoder")
+                             "(MAD: CLIP ViT-L/14); needed unless the checkpoint carries its "
+                             "encoder (visual_encoder/, used when this flag is absent) or "
+                             "records a random test encoder")
     parser.add_argument("--speak", action="store_true", help="also write ad.wav (--voice)")
     parser.add_argument("--mix", action="store_true",
                         help="also write the video with the AD as an extra audio stream")

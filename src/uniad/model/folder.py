@@ -3,7 +3,9 @@
 A ``save_pretrained`` folder holds ``config.yaml`` (the resolved config),
 ``model.safetensors`` (trainable weights), ``llm.json`` (the identity of the LLM and
 tokenizer trained on) and, for a random test LLM, ``llm/``. A training run folder holds
-one under ``final/``. Evaluate, narrate, inspect and import all come through here, so a
+one under ``final/``. A model trained on features of a local CLIP folder (a rendered
+world's fitted encoder) also carries a copy of it, ``visual_encoder/``, so the checkpoint
+narrates with no ``--visual-encoder`` (:func:`write_encoder_copy`). Evaluate, narrate, inspect and import all come through here, so a
 truncated weights file, an ``llm.json`` that is not JSON or a swapped tokenizer reads
 as one line naming the file and the field, never as a traceback or, worse, a run that
 silently decodes garbage.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import struct
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from uniad.errors import CheckpointError, ConfigError
 
 CONFIG_FILE, WEIGHTS_FILE, LLM_FILE, LLM_DIR = "config.yaml", "model.safetensors", "llm.json", "llm"
 FINAL_DIR = "final"  # where ``uniad train`` puts the trained model inside a run folder
+ENCODER_DIR = "visual_encoder"  # a copy of the CLIP folder the training features came from
+ENCODER_NAME_FILE = "uniad_encoder.json"  # in such a copy: the name its features recorded
 _IDENTITY_INTS = ("hidden_size", "vocab_size")
 #: Tokenizer facts recorded at save time; a tokenizer that differs in any of them would
 #: map the same text to other embedding rows than the ones trained.
@@ -43,6 +48,55 @@ def checkpoint_dir(path: str | Path) -> Path:
                     if (folder / "checkpoints").is_dir() else "")
             raise CheckpointError(f"{folder}: not a UniAD checkpoint ({name} is missing){hint}")
     return folder
+
+
+def write_encoder_copy(source: Path, out: Path, name: str) -> Path:
+    """Copy the CLIP model folder ``source`` (its files, each through the atomic writer) to
+    ``out`` and record ``name`` in it (:data:`ENCODER_NAME_FILE`).
+
+    Why the name file: a CLIP folder is named after its basename (``clip:encoder:64`` for a
+    world's ``encoder/``, see ``CLIPVisionEncoder``), which the copy under
+    ``visual_encoder/`` would change to ``clip:visual_encoder:64``, and narration refuses an
+    encoder whose name differs from the checkpoint's ``model.visual_encoder``. The copy
+    therefore carries the name its features were recorded under, and is read by that name
+    wherever it is moved. Files of an earlier copy that ``source`` lacks are removed, so a
+    folder saved over never mixes two encoders; saving a loaded model into its own folder
+    (``source`` is ``out``) only rewrites the name."""
+    from uniad.io import atomic_path, write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != out.resolve():
+        files = sorted(f for f in source.iterdir() if f.is_file() and f.name != ENCODER_NAME_FILE)
+        kept = {f.name for f in files}
+        for old in out.iterdir():
+            if old.is_file() and old.name not in kept:
+                old.unlink()
+        for file in files:
+            with atomic_path(out / file.name) as tmp:
+                shutil.copyfile(file, tmp)
+    write_json(out / ENCODER_NAME_FILE, {"name": name})
+    return out
+
+
+def bundled_encoder(folder: Path) -> Path | None:
+    """The copy of the visual encoder a checkpoint folder carries, or None."""
+    copy = folder / ENCODER_DIR
+    return copy if copy.is_dir() else None
+
+
+def read_encoder_name(folder: Path) -> str | None:
+    """The name recorded in a CLIP folder copied by :func:`write_encoder_copy`, or None for
+    a folder without one (named after its basename, as before)."""
+    path = folder / ENCODER_NAME_FILE
+    if not path.is_file():
+        return None
+    try:
+        name = json.loads(path.read_text(encoding="utf-8")).get("name")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
+        raise CheckpointError(f"{path}: not a JSON object with the encoder's name ({err})") from None
+    if not isinstance(name, str) or not name:
+        raise CheckpointError(f"{path}: field 'name' (the encoder's name) is missing or not text")
+    return name
 
 
 def read_config(folder: Path) -> Any:

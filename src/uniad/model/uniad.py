@@ -8,7 +8,9 @@ One code path for training, evaluation and narration: samples -> segments
 
 Checkpoints follow the ``save_pretrained`` / ``from_pretrained`` convention and hold only
 what training changes (adapters, mappers, placeholder embeddings) in safetensors, plus the
-resolved config and the identity of the LLM they were trained on, which is checked on load.
+resolved config and the identity of the LLM they were trained on, which is checked on load;
+a model told where its training features' CLIP folder is (:meth:`UniAD.bundle_visual_encoder`)
+also carries a copy of that encoder, so narration needs nothing else.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ from uniad.model.sequence import (
 )
 
 from uniad.model.folder import (  # the checkpoint folder contract, re-exported for callers
-    CONFIG_FILE, LLM_DIR, LLM_FILE, WEIGHTS_FILE, check_llm, checkpoint_dir, read_config,
-    read_identity, read_weights, tokenizer_identity, write_safetensors,
+    CONFIG_FILE, ENCODER_DIR, LLM_DIR, LLM_FILE, WEIGHTS_FILE, bundled_encoder, check_llm,
+    checkpoint_dir, read_config, read_identity, read_weights, tokenizer_identity,
+    write_encoder_copy, write_safetensors,
 )
 KEPT_FROZEN = ("context_placeholder",)  # frozen weights a checkpoint still holds
 
@@ -119,6 +122,8 @@ class UniAD(nn.Module):
             # only so that export-release writes the file back unchanged.
             self.context_placeholder = nn.Parameter(mean.clone(), requires_grad=False)
         self.text_decoder = text_decoder(self.llm_spec, tokenizer) if tokenizer is not None else None
+        # The CLIP folder save_pretrained copies into ENCODER_DIR (see bundle_visual_encoder).
+        self.visual_encoder_folder: Path | None = None
         self._lora_shift = LoraShift()  # model.release_lora_train=shipped, while training
         self.apply_release_lora()
 
@@ -409,9 +414,26 @@ class UniAD(nn.Module):
             **tokenizer_identity(self.tokenizer),
         }
 
+    def bundle_visual_encoder(self, folder: str | Path) -> None:
+        """Have every :meth:`save_pretrained` folder carry a copy of ``folder``, the local
+        CLIP model folder the training features came from (``visual_encoder/``, under the
+        name ``model.visual_encoder`` recorded). The trainer's caller knows the folder
+        (a rendered world's ``encoder/``); the model only copies it, so a checkpoint trained
+        on an encoder no one else has is self-contained. Checked here, before training, so
+        a wrong folder costs nothing."""
+        folder = Path(folder)
+        if not (folder / "config.json").is_file():
+            raise UniADError(f"{folder}: not a CLIP model folder (no config.json), so it "
+                             "cannot travel with the checkpoint")
+        if not self.config.model.visual_encoder:
+            raise UniADError(f"{folder}: model.visual_encoder records no encoder name, so the "
+                             "copy could not be matched to the features trained on")
+        self.visual_encoder_folder = folder
+
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.yaml``, ``model.safetensors`` (trainable weights) and ``llm.json``;
-        a random "tiny" LLM is saved too (``llm/``), since nothing else could rebuild it."""
+        a random "tiny" LLM is saved too (``llm/``), since nothing else could rebuild it,
+        and so is a bundled visual encoder (``visual_encoder/``)."""
         self.unmerge_lora()  # the base weights must be saved without the adapters folded in
         with self._lora_shift.lifted(self.llm):  # ... and without the training shift
             return self._save(Path(directory))
@@ -426,6 +448,9 @@ class UniAD(nn.Module):
             # unload() strips the adapters; on a copy, so this model keeps its own.
             save_llm(copy.deepcopy(self.llm).unload(), self.tokenizer, out / LLM_DIR)
             identity["saved_in"] = LLM_DIR
+        if self.visual_encoder_folder is not None:
+            write_encoder_copy(self.visual_encoder_folder, out / ENCODER_DIR,
+                               self.config.model.visual_encoder)
         write_json(out / LLM_FILE, identity)
         return out
 
@@ -451,6 +476,7 @@ class UniAD(nn.Module):
         check_llm(folder, identity, spec, embedding_width(base), vocab_size(base), tokenizer)
         model = cls(config, base, tokenizer, llm_spec=identity["llm"] if llm is None else llm).to(device)
         model.load_trainable(weights, source=str(folder / WEIGHTS_FILE))
+        model.visual_encoder_folder = bundled_encoder(folder)  # kept by a later save too
         return model
 
     def load_trainable(self, state: dict[str, torch.Tensor], source: str = "state dict") -> None:

@@ -59,15 +59,21 @@ class NarrationResult:
 
 
 def resolve_encoder(
-    encoder: VisualEncoder | str | Path | None, recorded: str | None
+    encoder: VisualEncoder | str | Path | None, recorded: str | None,
+    bundled: Path | None = None,
 ) -> VisualEncoder:
-    """The visual encoder to use: one given, a CLIP folder, or (none given) the random test
-    encoder the checkpoint's name describes. Real CLIP weights cannot be downloaded here,
-    so a checkpoint trained on them needs ``--visual-encoder``."""
+    """The visual encoder to use: one given, a CLIP folder, or (none given) the copy the
+    checkpoint carries (``bundled``, its ``visual_encoder/``), else the random test encoder
+    the checkpoint's name describes. Real CLIP weights cannot be downloaded here, so a
+    checkpoint trained on them without a copy needs ``--visual-encoder``; one given always
+    wins over the copy."""
     if isinstance(encoder, (str, Path)):
         return CLIPVisionEncoder(encoder)
     if encoder is not None:
         return encoder
+    if bundled is not None:
+        log.info("visual encoder: the checkpoint's own copy, %s", bundled)
+        return CLIPVisionEncoder(bundled)
     rebuilt = encoder_from_name(recorded) if recorded else None
     if rebuilt is None:
         raise UniADError(
@@ -96,13 +102,14 @@ def _uniad_describer(model, video, duration, cast, encoder, fps, cache_dir, out,
     from uniad.narrate.describe.uniad import UniADDescriber
 
     expected = model.config.model
-    if encoder is None and expected.visual_encoder == SYNTHETIC_ENCODER:
+    bundled = getattr(model, "visual_encoder_folder", None)
+    if encoder is None and bundled is None and expected.visual_encoder == SYNTHETIC_ENCODER:
         # A `uniad demo` checkpoint: trained on synthetic-world features no frame can
         # produce. Its narration uses the demo's own deterministic random CLIP (rebuilt from
         # its recipe), as the demo does, and says so in the log and in ad.json.
         encoder = demo_encoder(None, expected.feature_dim)
         allow_encoder_mismatch = True
-    visual = resolve_encoder(encoder, expected.visual_encoder)
+    visual = resolve_encoder(encoder, expected.visual_encoder, bundled)
     trained_on, mismatch = expected.visual_encoder, None
     if (allow_encoder_mismatch and trained_on and visual.name != trained_on
             and visual.feature_dim == expected.feature_dim):

@@ -94,12 +94,14 @@ def episode_records(episode: Episode, cast: Sequence[Character]) -> list[dict]:
 def choose_encoder(checkpoint: str | Path | None, visual_encoder: str | None) -> tuple[VisualEncoder, bool]:
     """The encoder features must come from, and whether the checkpoint reads per-frame
     tokens ``(T, Q, D)`` (a CMD/TV-layout video Q-Former): ``visual_encoder`` (a CLIP folder
-    or a ``random-clip:`` recipe) or the one the checkpoint recorded."""
-    recorded, width, frame_tokens = None, None, False
+    or a ``random-clip:`` recipe) or the one the checkpoint recorded (the copy it carries in
+    ``visual_encoder/``, if any)."""
+    recorded, width, frame_tokens, bundled = None, None, False, None
     if checkpoint is not None:
-        from uniad.model.folder import checkpoint_dir, read_config
+        from uniad.model.folder import bundled_encoder, checkpoint_dir, read_config
 
-        model = read_config(checkpoint_dir(checkpoint)).model
+        folder = checkpoint_dir(checkpoint)
+        model, bundled = read_config(folder).model, bundled_encoder(folder)
         recorded, width = model.visual_encoder, model.feature_dim
         frame_tokens = model.mapper in TOKENWISE_MAPPERS
     if visual_encoder is not None and visual_encoder.startswith(RANDOM_PREFIX):
@@ -108,7 +110,7 @@ def choose_encoder(checkpoint: str | Path | None, visual_encoder: str | None) ->
         raise UniADError("--checkpoint records no visual encoder (an imported release checkpoint"
                          "?); pass --visual-encoder with the CLIP folder its features came from")
     else:
-        encoder = resolve_encoder(visual_encoder, recorded)
+        encoder = resolve_encoder(visual_encoder, recorded, bundled)
     if width is not None and encoder.feature_dim != width:
         raise UniADError(f"--visual-encoder {encoder.name}: width {encoder.feature_dim}, but "
                          f"{checkpoint} reads features of width {width}")

@@ -18,7 +18,8 @@ vectors), a cast photo's to its identity direction, an empty frame's to a "nobod
 direction, like the vector world's frames. The result is an ordinary
 ``CLIPVisionModelWithProjection`` folder (``config.json``, ``model.safetensors``,
 ``preprocessor_config.json``) that `uniad narrate --visual-encoder` loads with
-:class:`~uniad.narrate.describe.encoder.CLIPVisionEncoder`; a seed gives the same encoder.
+:class:`~uniad.narrate.describe.encoder.CLIPVisionEncoder` (a model trained on the world
+carries a copy in its checkpoint, so narration finds it alone); a seed gives the same encoder.
 """
 
 from __future__ import annotations

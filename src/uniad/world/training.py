@@ -73,13 +73,17 @@ class WorldTraining:
 
 
 def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTraining:
-    """Train a fresh UniAD on the world's training split into ``run_dir`` (as `uniad train`)."""
+    """Train a fresh UniAD on the world's training split into ``run_dir`` (as `uniad train`).
+    A rendered world's features come from its fitted encoder, which exists nowhere else, so
+    the run's ``final/`` carries a copy of it (``visual_encoder/``): `uniad narrate` needs
+    no ``--visual-encoder`` for it."""
     started = time.perf_counter()
     model, train_set = build_for_training(world / TRAIN_FILE, world / FEATURES_FILE,
                                           world / BANK_FILE, config)
     data = {"world": str(world)}
     if (world / ENCODER_FOLDER).is_dir():  # a rendered world: the folder narration loads
         data["visual_encoder_folder"] = str(world / ENCODER_FOLDER)
+        model.bundle_visual_encoder(world / ENCODER_FOLDER)
     write_run_info(run_dir, model.config, data)
     retune_threads()  # the demo often starts right after setup's pip and apt: count again now
     result = train(model, train_set, config.train, run_dir, collate_fn=collate_samples)

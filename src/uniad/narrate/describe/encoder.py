@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from uniad.errors import UniADError
+from uniad.model.folder import read_encoder_name
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class CLIPVisionEncoder:
     ``CLIPImageProcessorPil`` does the resize/crop/normalise: in transformers 5 the plain
     ``CLIPImageProcessor`` is the torchvision-backed fast processor, and torchvision is not
     a dependency of UniAD.
+
+    The name is ``clip:<folder basename>:<width>``, unless the folder records its own (a
+    checkpoint's ``visual_encoder/`` copy keeps the name of the folder it was copied from,
+    see :func:`uniad.model.folder.write_encoder_copy`).
     """
 
     def __init__(self, folder: str | Path, device: str = "cpu", batch_size: int = 32) -> None:
@@ -70,8 +75,8 @@ class CLIPVisionEncoder:
             processor = CLIPImageProcessorPil.from_pretrained(folder, local_files_only=True)
         else:
             processor = _processor_for(model.config.image_size)
-        self._setup(model, processor, f"clip:{folder.name}:{model.config.projection_dim}",
-                    device, batch_size)
+        name = read_encoder_name(folder) or f"clip:{folder.name}:{model.config.projection_dim}"
+        self._setup(model, processor, name, device, batch_size)
         log.info("loaded visual encoder %s from %s", self.name, folder)
 
     @classmethod
