@@ -94,6 +94,9 @@ def test_pronoun_follows_an_ad_about_the_same_character(world, events):
         index = int(event.uid.rsplit("#", 1)[1])
         if index == 0:
             assert not t.uses_pronoun and not event.context
+        # The context is the movie's earlier ADs, nearest first, as many as the world lists.
+        earlier = [by_uid[f"{event.video_id}#{k}"].text for k in range(index - 1, -1, -1)]
+        assert [c.text for c in event.context] == earlier[:record["parameters"]["context_events"]]
         if t.uses_pronoun:
             pronouns += 1
             assert first_word == {"female": "She", "male": "He"}[t.gender]

@@ -136,6 +136,9 @@ class WorldParams:
     events_min: int = 40
     events_max: int = 80
     repeat_subject: float = 0.5  # P(an AD has the previous AD's subject -> pronoun)
+    # Previous ADs each annotation lists as its context (nearest first, as MAD's files):
+    # a pronoun after a pronoun is only resolvable by reading further back.
+    context_events: int = 3
     fps: float = 5.0
     duration_frames: tuple[int, int] = (10, 30)  # an AD lasts 2-6 s at 5 fps
     gap_frames: tuple[int, int] = (5, 15)  # 1-3 s of noise between ADs
@@ -393,7 +396,7 @@ def _events(movie_id: str, cast: list[Character], scenes: list[Scene], features:
         recognised = tuple(c for c in candidates if c.score >= params.refine_threshold)
         named = () if sc.same else (who,)
         uid = f"{movie_id}#{n}"
-        previous = events[-1] if events else None
+        earlier = events[::-1][:params.context_events]
         events.append(ADEvent(
             video_id=movie_id,
             start=round(sc.first / params.fps, 3),
@@ -403,7 +406,7 @@ def _events(movie_id: str, cast: list[Character], scenes: list[Scene], features:
             refined=recognised,
             named=named,
             named_candidates=named,
-            context=() if previous is None else (dataclasses.replace(previous, context=()),),
+            context=tuple(dataclasses.replace(e, context=()) for e in earlier),
             uid=uid,
         ))
         truths.append(event_truth(uid, movie_id, sc, cast, params))
