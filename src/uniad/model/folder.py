@@ -5,10 +5,10 @@ A ``save_pretrained`` folder holds ``config.yaml`` (the resolved config),
 tokenizer trained on) and, for a random test LLM, ``llm/``. A training run folder holds
 one under ``final/``. A model trained on features of a local CLIP folder (a rendered
 world's fitted encoder) also carries a copy of it, ``visual_encoder/``, so the checkpoint
-narrates with no ``--visual-encoder`` (:func:`write_encoder_copy`). Evaluate, narrate, inspect and import all come through here, so a
-truncated weights file, an ``llm.json`` that is not JSON or a swapped tokenizer reads
-as one line naming the file and the field, never as a traceback or, worse, a run that
-silently decodes garbage.
+narrates with no ``--visual-encoder`` (:func:`write_encoder_copy`). Evaluate, narrate,
+inspect and import all come through here, so a truncated weights file, an ``llm.json``
+that is not JSON or a swapped tokenizer reads as one line naming the file and the field,
+never as a traceback or, worse, a run that silently decodes garbage.
 """
 
 from __future__ import annotations
