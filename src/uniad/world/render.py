@@ -72,6 +72,10 @@ OBJECT_LOOKS = {
     "a flower": ObjectLook("circle", (230, 40, 200), 10, 10),
 }
 RENDERED_OBJECTS = tuple(OBJECT_LOOKS)
+# Objects are drawn 1.4x their look's size: at the sizes above (6-16 px of 64) the
+# encoder's per-event object probe on held-out movies was 92 %, and the object colours
+# share hues with the figures' palette; at 1.4x it is 99 %.
+OBJECT_SIZE = 1.4
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,7 @@ def draw_object(draw: ImageDraw.ImageDraw, name: str, cx: float, cy: float, scal
                 split: bool = False) -> None:
     """Object ``name`` centred at ``(cx, cy)``; ``split`` draws it opened in two halves."""
     look = OBJECT_LOOKS[name]
-    w, h = look.width * scale, look.height * scale
+    w, h = look.width * scale * OBJECT_SIZE, look.height * scale * OBJECT_SIZE
     if look.shape == "circle":  # a flower: a stem under the bloom
         draw.line([(cx, cy), (cx, cy + h)], fill=(40, 150, 40), width=2)
     box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
