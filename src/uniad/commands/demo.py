@@ -27,8 +27,8 @@ DEMO_MOVIES = 14
 QUICK_WORLD = {"movies": 4, "events_min": 8, "events_max": 12,
                "encoder_pictures": 800}
 QUICK_STEPS = 120
-# Steps per LLM that keep the whole demo under 10 minutes on a 2-core CPU (SmolLM2 takes
-# about 4 s per step of 8 samples there; the tiny LLM about 0.1 s).
+# Steps per LLM that keep the whole demo under 6 minutes on an idle 2-core CPU (SmolLM2
+# takes about 2.1 s per step of 8 samples there; the tiny LLM about 0.1 s).
 DEMO_STEPS = {"smollm2": 100, "tiny": 3000}
 EXAMPLES = 6
 # Held-out ADs the demo writes: SmolLM2 on a 2-core CPU writes about one per second, and
