@@ -14,7 +14,7 @@ solve over a few thousand rendered pictures (seconds).
 So the tower (:data:`TOWER`, random weights of a seed) stays as it is and only its
 ``visual_projection`` is fitted, in closed form (ridge): a frame's embedding is pulled to
 the sum of an identity, an action and an object direction (mutually orthogonal unit
-vectors), a cast photo's to its identity direction, an empty frame's to a "nobody"
+vectors; the object's weighted 1.5, :data:`OBJECT_WEIGHT`), a cast photo's to its identity direction, an empty frame's to a "nobody"
 direction, like the vector world's frames. The result is an ordinary
 ``CLIPVisionModelWithProjection`` folder (``config.json``, ``model.safetensors``,
 ``preprocessor_config.json``) that `uniad narrate --visual-encoder` loads with
@@ -55,6 +55,12 @@ TOWER = dict(hidden_size=1024, intermediate_size=512, num_hidden_layers=1,
 FIT_PICTURES = 3000
 RIDGE = 1e-2
 BYSTANDER_WEIGHT = 0.4
+# The object's share of a frame's target. At 1.0 the fitted features gave the object 19 %
+# of their variance (action 32 %, identity 40 %), and in 100 SmolLM2 steps one seed of two
+# learned no objects (32 %); at 1.5 the shares are 31 / 26 / 32 % and both seeds learn
+# actions and objects (96 / 95 % and 80 / 97 %), at the cost of a lower subject cosine
+# (the world refines at 0.34 instead of 0.42).
+OBJECT_WEIGHT = 1.5
 
 
 def _directions(count: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -81,7 +87,7 @@ def _pictures(identities: int, count: int, rng: np.random.Generator):
             subject = int(rng.integers(identities))
             action = int(rng.integers(len(render.RENDERED_ACTIONS)))
             obj = int(rng.integers(len(render.RENDERED_OBJECTS)))
-            shown = [("who", subject, 1.0), ("action", action, 1.0), ("object", obj, 1.0)]
+            shown = [("who", subject, 1.0), ("action", action, 1.0), ("object", obj, OBJECT_WEIGHT)]
             bystander = None
             if rng.random() < 0.3:
                 bystander = int((subject + rng.integers(1, identities)) % identities)
