@@ -41,7 +41,8 @@ def media(tmp_path_factory):
 
     config = load_config("demo", overrides=[
         "model.llm=tiny", f"model.feature_dim={TINY_CLIP['projection_dim']}",
-        "model.num_latents=2", "generation.max_new_tokens=12"])
+        "model.num_latents=2", "generation.max_new_tokens=12",
+        "data.previous_clips=1"])  # as a release checkpoint: each AD reads the previous clip
     config.model.visual_encoder = random_clip_name(**TINY_CLIP)
     torch.manual_seed(0)
     corpus = ["Anna walks in.", "Ben sits down at the table.", "She looks at him."] * 4

@@ -88,7 +88,7 @@ class NewSection:
     ("model.use_characters=maybe", "'use_characters' expects true or false, got 'maybe'"),
     ("train.lr=nan", "'lr' expects a finite number"),
     ("train.precision=fp8", "'precision' must be one of auto, fp32, bf16, fp16"),
-    ("data.video_length=40", "data.video_length x (data.previous_clips + 1) = 80 frames"),
+    ("data.video_length=60", "data.video_length x (data.previous_clips + 1) = 60 frames"),
     ("generation.rules=beam", "'rules' must be one of hf432, hf446, standard"),
     ("generation.repetition_penalty=0", "'repetition_penalty' must be > 0"),
     ("train", "must look like section.key=value"),

@@ -259,7 +259,7 @@ def test_inspect_prints_a_samples_layout(tmp_path, capsys):
     code = main([
         "inspect", "--data", str(tmp_path / "eval.json"), "--features", str(tmp_path / "features.h5"),
         "--bank", str(tmp_path / "charbank.safetensors"), "--index", "2", "--preset", "demo",
-        "--llm", "tiny",
+        "--llm", "tiny", "--set", "data.previous_clips=1",
     ])
     out = capsys.readouterr().out
     assert code == 0
