@@ -90,3 +90,76 @@ def test_cli_option_sets_torch_threads(monkeypatch, tmp_path):
         torch.set_num_threads(before)
     with pytest.raises(SystemExit):
         main(["--threads", "0", "synth", "--out", str(tmp_path / "x")])
+
+
+class FakeMachine:
+    """/proc/stat, this process's CPU clock and a wall clock that a test moves by hand."""
+
+    def __init__(self, monkeypatch, cores: int = 2) -> None:
+        self.cores, self.now, self.idle, self.total, self.own = cores, 0.0, 0, 0, 0.0
+        monkeypatch.setattr(runtime, "cpu_times", lambda: (self.idle, self.total, self.cores))
+
+    def run(self, seconds: float, own_cores: float, other_cores: float) -> None:
+        """``seconds`` pass with this process on ``own_cores`` and others on ``other_cores``."""
+        ticks = 100 * seconds  # USER_HZ
+        self.now += seconds
+        self.own += own_cores * seconds
+        self.total += round(self.cores * ticks)
+        self.idle += round((self.cores - own_cores - other_cores) * ticks)
+
+
+@pytest.fixture
+def chosen_by_us(monkeypatch):
+    """A command chose the count itself (as the CLI does), and torch's count is restored."""
+    import torch
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runtime, "_CHOICE", runtime.ThreadChoice(2, "2.0 core(s) idle"))
+    monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(runtime.os, "sysconf", lambda name: 100, raising=False)
+    before = torch.get_num_threads()
+    yield torch
+    torch.set_num_threads(before)
+
+
+def test_training_drops_a_thread_when_another_process_starts_and_takes_it_back(
+        monkeypatch, chosen_by_us, caplog):
+    """A busy process arriving mid-run takes a core (2 threads would crawl): the watch
+    goes to 1 thread, and back to 2 once the core is free again."""
+    torch = chosen_by_us
+    torch.set_num_threads(2)
+    machine = FakeMachine(monkeypatch)
+    watch = runtime.ThreadWatch(clock=lambda: machine.now, own_cpu=lambda: machine.own)
+    machine.run(30, own_cores=2.0, other_cores=0.0)
+    assert watch.poll() is None and torch.get_num_threads() == 2  # alone: keep both
+    machine.run(30, own_cores=1.3, other_cores=0.7)  # a busy process shares the cores
+    with caplog.at_level("INFO", logger="uniad.runtime"):
+        assert watch.poll() == 1
+    assert torch.get_num_threads() == 1
+    assert "training on 1 thread(s) instead of 2: other processes used 0.7 of 2 core(s)" in caplog.text
+    machine.run(30, own_cores=1.0, other_cores=1.0)
+    assert watch.poll() is None and torch.get_num_threads() == 1  # still there: stay
+    machine.run(30, own_cores=1.0, other_cores=0.1)  # it ended
+    assert watch.poll() == 2 and torch.get_num_threads() == 2
+
+
+def test_the_watch_waits_its_interval(monkeypatch, chosen_by_us):
+    torch = chosen_by_us
+    torch.set_num_threads(2)
+    machine = FakeMachine(monkeypatch)
+    watch = runtime.ThreadWatch(every_s=20, clock=lambda: machine.now, own_cpu=lambda: machine.own)
+    machine.run(5, own_cores=1.0, other_cores=1.0)
+    assert watch.poll() is None and torch.get_num_threads() == 2  # too soon to judge
+    machine.run(20, own_cores=1.0, other_cores=1.0)
+    assert watch.poll() == 1
+
+
+@pytest.mark.parametrize("given", ["--threads", "OMP_NUM_THREADS", None])
+def test_a_count_the_user_gave_or_never_chose_is_left_alone(monkeypatch, chosen_by_us, given):
+    torch = chosen_by_us
+    torch.set_num_threads(2)
+    monkeypatch.setattr(runtime, "_CHOICE", given and runtime.ThreadChoice(2, given))
+    machine = FakeMachine(monkeypatch)
+    watch = runtime.ThreadWatch(clock=lambda: machine.now, own_cpu=lambda: machine.own)
+    machine.run(60, own_cores=1.0, other_cores=1.0)
+    assert watch.poll() is None and torch.get_num_threads() == 2

@@ -9,20 +9,28 @@ one thread and at most the cores this process may use. (The 1-minute load averag
 before, still counts a setup's pip and apt a minute after they ended: the demo then trained
 on 1 thread of 2 on an idle machine, 568 s instead of about 230 s.) ``--threads`` or
 ``OMP_NUM_THREADS`` override it; long work (``uniad train``) samples again when its loop
-starts (:func:`retune_threads`), and the log says what was chosen and why.
+starts (:func:`retune_threads`) and keeps the count right while it runs (:class:`ThreadWatch`:
+another process may start or end mid-run), and the log says what was chosen and why.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
 SAMPLE_S = 0.3  # how long idle time is sampled: long enough to average a scheduler tick
+# How often a training loop looks at the machine again: a few SmolLM2 steps, long enough
+# that one reading averages a thousand scheduler ticks, short enough that a process
+# arriving mid-run costs only a few slow steps (~3x a normal one with 2 threads).
+WATCH_EVERY_S = 10.0
+_GIVEN = ("--threads", "OMP_NUM_THREADS")  # reasons that mean a person chose the count
 _SET_BY_US: str | None = None  # the OMP_NUM_THREADS value apply_threads wrote, if any
 
 
@@ -125,7 +133,7 @@ def retune_threads() -> ThreadChoice:
     given (``--threads``, ``OMP_NUM_THREADS``); tells torch and logs the choice and why."""
     import torch
 
-    given = _CHOICE is not None and _CHOICE.reason in ("--threads", "OMP_NUM_THREADS")
+    given = _CHOICE is not None and _CHOICE.reason in _GIVEN
     if given or _user_environment() is not None:
         choice = ThreadChoice(torch.get_num_threads(), _CHOICE.reason if given else "OMP_NUM_THREADS")
     else:
@@ -133,3 +141,69 @@ def retune_threads() -> ThreadChoice:
         torch.set_num_threads(choice.threads)
     log.info("training on %d thread(s): %s", choice.threads, choice.reason)
     return choice
+
+
+def chosen_automatically() -> bool:
+    """Whether this command chose the thread count itself (and so may change it): not
+    given by ``--threads`` or ``OMP_NUM_THREADS``, and chosen at all (library callers that
+    never ran :func:`apply_threads` keep torch's own setting)."""
+    return _CHOICE is not None and _CHOICE.reason not in _GIVEN and _user_environment() is None
+
+
+@dataclass(frozen=True)
+class _Reading:
+    at: float  # monotonic seconds
+    busy: float  # core-seconds the whole machine was not idle
+    own: float  # CPU seconds of this process, all its threads (spinning ones too)
+    cores: int  # the machine's, as /proc/stat lists them
+
+
+class ThreadWatch:
+    """Keeps an automatic thread count right while long work runs.
+
+    The count chosen when a loop starts goes stale when another process starts later: on
+    2 cores a 2-thread SmolLM2 loop beside one busy process crawls (0.25-0.74 samples/s,
+    and 37 s a step beside a second training), where 1 thread keeps ~2.4; and when the
+    other process ends, 1 thread leaves a core idle. Every :data:`WATCH_EVERY_S` seconds
+    :meth:`poll` counts the cores the *other* processes used since its last look (the
+    machine's busy time from ``/proc/stat`` minus this process's CPU time, which includes
+    its own waiting threads) and sets torch's threads to the cores left, rounded, between 1
+    and this process's cores. Inert where the count was given or never chosen
+    (:func:`chosen_automatically`) and where there is no ``/proc/stat``.
+    """
+
+    def __init__(self, every_s: float = WATCH_EVERY_S, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 own_cpu: Callable[[], float] = time.process_time) -> None:
+        self.every_s, self._clock, self._own_cpu = every_s, clock, own_cpu
+        self._ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = self._read() if chosen_automatically() else None
+
+    def _read(self) -> _Reading | None:
+        times = cpu_times()
+        if times is None:
+            return None
+        idle, total, cores = times
+        return _Reading(self._clock(), (total - idle) / self._ticks_per_s, self._own_cpu(), cores)
+
+    def poll(self) -> int | None:
+        """Look again if :attr:`every_s` has passed; the new thread count when it changed."""
+        if self._last is None or self._clock() - self._last.at < self.every_s:
+            return None
+        import torch
+
+        now = self._read()
+        if now is None:
+            self._last = None
+            return None
+        seconds = now.at - self._last.at
+        others = max(0.0, (now.busy - self._last.busy) - (now.own - self._last.own)) / seconds
+        self._last = now
+        threads = max(1, min(available_cores(), math.floor(now.cores - others + 0.5)))
+        before = torch.get_num_threads()
+        if threads == before:
+            return None
+        torch.set_num_threads(threads)
+        log.info("training on %d thread(s) instead of %d: other processes used %.1f of %d "
+                 "core(s) over the last %.0f s", threads, before, others, now.cores, seconds)
+        return threads

@@ -11,7 +11,8 @@ Exact resume rests on three facts: the sample order of an epoch is a pure functi
 on optimizer-step boundaries and record how many steps of the epoch were done, and every
 RNG state is saved per rank. A run stopped and resumed thus reaches bitwise the same
 weights as an uninterrupted one on CPU (given a dataset whose own randomness depends
-only on its seed, epoch and index).
+only on its seed, epoch and index, and a fixed thread count: a count the command chose
+itself follows the machine's load, :class:`~uniad.runtime.ThreadWatch`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tqdm import tqdm
 from uniad.config import TrainConfig
 from uniad.errors import UniADError
 from uniad.model.folder import FINAL_DIR
+from uniad.runtime import ThreadWatch
 from uniad.train import checkpoint as ckpt
 from uniad.train.distributed import (
     DistContext,
@@ -321,6 +323,7 @@ class Trainer:
         # Once, not per step: evaluate() switches back itself, and UniAD.train walks the
         # LLM's modules (LoRA shift, adapters, attention), ~3 ms of a tiny model's step.
         self.ddp.train()
+        threads = ThreadWatch()  # another process may start or end while this runs
         while p.global_step < stop:
             if hasattr(self.train_set, "set_epoch"):
                 self.train_set.set_epoch(p.epoch)
@@ -335,6 +338,7 @@ class Trainer:
                 p.step_in_epoch += 1
                 p.global_step += 1
                 bar.update(1)
+                threads.poll()
                 for key, value in values.items():
                     window[key] = window.get(key, 0.0) + float(value)
                 window_steps += 1
