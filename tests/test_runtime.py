@@ -62,6 +62,8 @@ def test_training_samples_again_when_its_loop_starts(monkeypatch, caplog):
     import torch
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runtime, "_CHOICE", None)  # restored after: later tests train unwatched
+    monkeypatch.setattr(runtime, "_AUTOMATIC", None)
     before = torch.get_num_threads()
     try:
         with mock.patch("os.sched_getaffinity", return_value={0, 1}):
@@ -110,11 +112,11 @@ class FakeMachine:
 
 @pytest.fixture
 def chosen_by_us(monkeypatch):
-    """A command chose the count itself (as the CLI does), and torch's count is restored."""
+    """Training chose 2 threads itself (as retune_threads does), and torch's count is restored."""
     import torch
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(runtime, "_CHOICE", runtime.ThreadChoice(2, "2.0 core(s) idle"))
+    monkeypatch.setattr(runtime, "_AUTOMATIC", 2)
     monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(runtime.os, "sysconf", lambda name: 100, raising=False)
     before = torch.get_num_threads()
@@ -154,11 +156,18 @@ def test_the_watch_waits_its_interval(monkeypatch, chosen_by_us):
     assert watch.poll() == 1
 
 
-@pytest.mark.parametrize("given", ["--threads", "OMP_NUM_THREADS", None])
-def test_a_count_the_user_gave_or_never_chose_is_left_alone(monkeypatch, chosen_by_us, given):
+@pytest.mark.parametrize("chosen", ["--threads", "OMP_NUM_THREADS", "never", "caller"])
+def test_a_count_the_runtime_did_not_choose_is_left_alone(monkeypatch, chosen_by_us, chosen):
+    """Given by the user, never chosen (library calls), or set by the caller after the
+    runtime chose (a benchmark's 2-thread cell after an automatic 1)."""
     torch = chosen_by_us
+    if chosen in ("--threads", "OMP_NUM_THREADS"):
+        monkeypatch.setattr(runtime, "_CHOICE", runtime.ThreadChoice(2, chosen))
+        torch.set_num_threads(2)
+        runtime.retune_threads()
+    else:
+        monkeypatch.setattr(runtime, "_AUTOMATIC", None if chosen == "never" else 1)
     torch.set_num_threads(2)
-    monkeypatch.setattr(runtime, "_CHOICE", given and runtime.ThreadChoice(2, given))
     machine = FakeMachine(monkeypatch)
     watch = runtime.ThreadWatch(clock=lambda: machine.now, own_cpu=lambda: machine.own)
     machine.run(60, own_cores=1.0, other_cores=1.0)

@@ -32,6 +32,9 @@ SAMPLE_S = 0.3  # how long idle time is sampled: long enough to average a schedu
 WATCH_EVERY_S = 10.0
 _GIVEN = ("--threads", "OMP_NUM_THREADS")  # reasons that mean a person chose the count
 _SET_BY_US: str | None = None  # the OMP_NUM_THREADS value apply_threads wrote, if any
+# The count retune_threads (or ThreadWatch after it) last chose on its own: only a count the
+# runtime chose itself, and nobody has set since, is the runtime's to change.
+_AUTOMATIC: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,21 +136,17 @@ def retune_threads() -> ThreadChoice:
     given (``--threads``, ``OMP_NUM_THREADS``); tells torch and logs the choice and why."""
     import torch
 
+    global _AUTOMATIC
     given = _CHOICE is not None and _CHOICE.reason in _GIVEN
     if given or _user_environment() is not None:
         choice = ThreadChoice(torch.get_num_threads(), _CHOICE.reason if given else "OMP_NUM_THREADS")
+        _AUTOMATIC = None
     else:
         choice = thread_choice(None)
         torch.set_num_threads(choice.threads)
+        _AUTOMATIC = choice.threads
     log.info("training on %d thread(s): %s", choice.threads, choice.reason)
     return choice
-
-
-def chosen_automatically() -> bool:
-    """Whether this command chose the thread count itself (and so may change it): not
-    given by ``--threads`` or ``OMP_NUM_THREADS``, and chosen at all (library callers that
-    never ran :func:`apply_threads` keep torch's own setting)."""
-    return _CHOICE is not None and _CHOICE.reason not in _GIVEN and _user_environment() is None
 
 
 @dataclass(frozen=True)
@@ -168,16 +167,21 @@ class ThreadWatch:
     :meth:`poll` counts the cores the *other* processes used since its last look (the
     machine's busy time from ``/proc/stat`` minus this process's CPU time, which includes
     its own waiting threads) and sets torch's threads to the cores left, rounded, between 1
-    and this process's cores. Inert where the count was given or never chosen
-    (:func:`chosen_automatically`) and where there is no ``/proc/stat``.
+    and this process's cores. It only changes a count :func:`retune_threads` chose itself
+    and nobody has set since: inert where the count was given (``--threads``,
+    ``OMP_NUM_THREADS``), where the caller set its own (``uniad bench train``'s 1-thread and
+    all-thread cells), in library calls that never chose one, and without ``/proc/stat``.
     """
 
     def __init__(self, every_s: float = WATCH_EVERY_S, *,
                  clock: Callable[[], float] = time.monotonic,
                  own_cpu: Callable[[], float] = time.process_time) -> None:
+        import torch
+
         self.every_s, self._clock, self._own_cpu = every_s, clock, own_cpu
         self._ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._last = self._read() if chosen_automatically() else None
+        ours = _AUTOMATIC is not None and torch.get_num_threads() == _AUTOMATIC
+        self._last = self._read() if ours else None
 
     def _read(self) -> _Reading | None:
         times = cpu_times()
@@ -188,6 +192,7 @@ class ThreadWatch:
 
     def poll(self) -> int | None:
         """Look again if :attr:`every_s` has passed; the new thread count when it changed."""
+        global _AUTOMATIC
         if self._last is None or self._clock() - self._last.at < self.every_s:
             return None
         import torch
@@ -204,6 +209,7 @@ class ThreadWatch:
         if threads == before:
             return None
         torch.set_num_threads(threads)
+        _AUTOMATIC = threads
         log.info("training on %d thread(s) instead of %d: other processes used %.1f of %d "
                  "core(s) over the last %.0f s", threads, before, others, now.cores, seconds)
         return threads

@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 
 from uniad.io import write_json, write_text
+from uniad.runtime import apply_threads
 from uniad.world.ablations import shuffle_event_frames
 from uniad.world.synthetic import RENDERED_WORLD, load_world, make_world, world_params
 from uniad.world.training import (
@@ -145,8 +146,8 @@ def chance_levels(world: Path) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads:  # through the runtime, so training keeps it rather than re-choosing
+        apply_threads(args.threads)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
