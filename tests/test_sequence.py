@@ -67,6 +67,20 @@ def test_release_layout_matches_the_reference(tokenizer):
     assert all(s.num_tokens == 2 for s in segments if isinstance(s, EmbedSegment) and s.kind == "character")
 
 
+def test_short_lines_drop_the_actor_and_the_label_and_nothing_else(tokenizer):
+    """model.character_line="role" / context_line="quoted": fewer positions, same layout."""
+    sample = make_sample(characters=TWO_CHARACTERS)
+    full = builder(tokenizer).build(sample)
+    short = builder(tokenizer, character_line="role", context_line="quoted").build(sample)
+    replaced = {"Anna Berg played by Emma Stone": "Anna Berg", "Tom Hale played by Ryan Gosling": "Tom Hale",
+                'Previous AD: "Anna opens the door."': '"Anna opens the door."'}
+    assert texts(short) == [replaced.get(t, t) for t in texts(full)]
+    assert [s.role for s in short] == [s.role for s in full]
+    assert sequence_length(short) < sequence_length(full)
+    cmdtv = builder(tokenizer, prompt="cmdtv", character_line="role").build(sample)
+    assert [t for t in texts(cmdtv) if t in ("Anna", "Tom") or "played by" in t] == ["Anna", "Tom"]
+
+
 def test_fragments_are_tokenised_alone_without_bos(tokenizer):
     segments = builder(tokenizer).build(make_sample())
     for seg in segments:

@@ -44,15 +44,21 @@ def test_tokenizer_corpus_holds_what_the_llm_reads(world: Path) -> None:
     from uniad.data.splits import open_split
     from uniad.train.data import tokenizer_corpus
 
-    config = load_config("demo", None, ["model.feature_dim=16"])
+    config = load_config("demo", None, ["model.feature_dim=16", "model.character_line=played_by",
+                                        "model.context_line=labelled"])
     dataset = open_split(world / "train.json", world / "features.h5", world / "charbank.safetensors",
                          config.data, training=True, seed=0)
-    corpus = tokenizer_corpus(dataset.events, config.data)
+    corpus = tokenizer_corpus(dataset.events, config)
     event = dataset.events[1]
     line = character_text(event.candidates[0])
     assert event.text in corpus and line in corpus and "Possible characters:" in corpus
     assert f'Previous AD: "{event.context[0].text}"' in corpus
-    assert corpus == tokenizer_corpus(dataset.events, config.data)  # same data, same tokenizer
+    assert corpus == tokenizer_corpus(dataset.events, config)  # same data, same tokenizer
+    # The shorter lines are what the LLM then reads, so they are what the tokenizer learns.
+    short = tokenizer_corpus(dataset.events, load_config(
+        "demo", None, ["model.character_line=role", "model.context_line=quoted"]))
+    assert event.candidates[0].role in short and line not in short
+    assert f'"{event.context[0].text}"' in short and f'Previous AD: "{event.context[0].text}"' not in short
     _, trained = load_llm("tiny", corpus=corpus)
     _, ads_only = load_llm("tiny", corpus=[e.text for e in dataset.events])
     assert len(trained(line)["input_ids"]) <= 0.75 * len(ads_only(line)["input_ids"])

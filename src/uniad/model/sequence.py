@@ -15,6 +15,8 @@ Release layout (REFERENCE.md section 3, MAD, no BOS anywhere)::
 
 The previous-AD text line is the paper's intent (the release never shows the text); it
 appears only when the sample carries context texts and ``use_context_ads`` is on.
+``ModelConfig.character_line="role"`` shortens a character to its role and
+``context_line="quoted"`` a previous AD to its quoted text (shorter prompts, same content).
 
 CMD-AD / TV-AD release layout (``ModelConfig.prompt="cmdtv"``, LAYOUT-cmdad-tvad.md)::
 
@@ -71,7 +73,8 @@ Role = Literal[
 # The fixed words of the layout (release wording); a tokenizer trained for the "tiny" LLM
 # must see them next to the ADs and character lines (see ``tokenizer_corpus``).
 CHARACTERS_HEADER = "Possible characters:"
-CONTEXT_TEMPLATE = 'Previous AD: "{}"'
+# How a previous AD reads, per ModelConfig.context_line.
+CONTEXT_TEMPLATES = {"labelled": 'Previous AD: "{}"', "quoted": '"{}"'}
 SCREEN_TEXT_TEMPLATE = 'On screen: "{}"'  # only with model.use_screen_text
 DESCRIBE = "Describe "
 CMDTV_CHARACTERS_HEADER = "Possible characters :"
@@ -121,15 +124,26 @@ def sample_clips(sample: Sample) -> list[torch.Tensor]:
     return [*sample.previous_videos, sample.video]
 
 
-def character_text(character: Character) -> str:
-    """``"<role> played by <actor>"`` (release char_prompt_type 0), degrading gracefully."""
+def character_text(character: Character, line: str = "played_by") -> str:
+    """``"<role> played by <actor>"`` (release char_prompt_type 0), degrading gracefully;
+    the role alone with ``line="role"`` (``ModelConfig.character_line``)."""
     role = character.role.strip() or character.display_name
-    return f"{role} played by {character.name}" if character.name.strip() else role
+    if line == "role" or not character.name.strip():
+        return role
+    return f"{role} played by {character.name}"
 
 
-def cmdtv_character_text(character: Character) -> str:
-    """The CMD/TV release's ``"{char_in_ad} played by {name}"`` (the short name AD uses)."""
+def cmdtv_character_text(character: Character, line: str = "played_by") -> str:
+    """The CMD/TV release's ``"{char_in_ad} played by {name}"`` (the short name AD uses);
+    the short name alone with ``line="role"``."""
+    if line == "role":
+        return character.display_name
     return f"{character.display_name} played by {character.name}"
+
+
+def context_text(text: str, line: str = "labelled") -> str:
+    """A previous AD as the prompt shows it (``ModelConfig.context_line``)."""
+    return CONTEXT_TEMPLATES[line].format(text)
 
 
 class SequenceBuilder:
@@ -216,7 +230,8 @@ class SequenceBuilder:
                                         "prompt"))
             last = len(sample.characters) - 1
             for i, entry in enumerate(sample.characters):
-                text = (cmdtv_character_text if cmdtv else character_text)(entry.character)
+                text = (cmdtv_character_text if cmdtv else character_text)(
+                    entry.character, cfg.character_line)
                 segments.append(TextSegment(text, "character_name"))
                 n = entry.exemplar.shape[0] if cfg.mapper in TOKENWISE_MAPPERS else cfg.num_char_tokens
                 segments.append(EmbedSegment("character", i, n, "character_feature"))
@@ -228,7 +243,7 @@ class SequenceBuilder:
                     segments.append(TextSegment("." if closes else ";", "prompt"))
         if cfg.use_context_ads and not context_slot:
             for text in sample.context_texts:
-                segments.append(TextSegment(CONTEXT_TEMPLATE.format(text), "context_ad"))
+                segments.append(TextSegment(context_text(text, cfg.context_line), "context_ad"))
         if cfg.use_screen_text:
             for text in sample.screen_text:
                 segments.append(TextSegment(SCREEN_TEXT_TEMPLATE.format(text), "screen_text"))

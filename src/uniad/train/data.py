@@ -14,19 +14,19 @@ from pathlib import Path
 
 import torch
 
-from uniad.config import DataConfig, UniADConfig
+from uniad.config import UniADConfig
 from uniad.data.dataset import ADDataset, character_pool
 from uniad.data.formats import Annotations, read_annotations
 from uniad.data.schema import ADEvent
 from uniad.data.splits import open_split
 from uniad.model.llm import load_tokenizer
 from uniad.model.sequence import (
-    CONTEXT_TEMPLATE, FIXED_TEXTS, SequenceBuilder, character_text, within_target_limit,
+    FIXED_TEXTS, SequenceBuilder, character_text, context_text, within_target_limit,
 )
 from uniad.model.uniad import UniAD
 
 
-def tokenizer_corpus(events: Sequence[ADEvent], config: DataConfig) -> list[str]:
+def tokenizer_corpus(events: Sequence[ADEvent], config: UniADConfig) -> list[str]:
     """Every text the LLM reads for training on ``events``, as often as it reads it: per event
     the AD, the context line and the character lines, plus the layout's fixed words. It trains
     the "tiny" LLM's tokenizer, and BPE merges what is frequent, so the repetitions count:
@@ -35,10 +35,12 @@ def tokenizer_corpus(events: Sequence[ADEvent], config: DataConfig) -> list[str]
     alone, three character lines took 70 positions, one per byte.
     """
     texts: list[str] = list(FIXED_TEXTS)
+    model = config.model
     for event in events:
         texts.append(event.text)
-        texts.extend(CONTEXT_TEMPLATE.format(c.text) for c in event.context if c.text)
-        texts.extend(character_text(c) for c in character_pool(event, config.character_source, True))
+        texts.extend(context_text(c.text, model.context_line) for c in event.context if c.text)
+        texts.extend(character_text(c, model.character_line)
+                     for c in character_pool(event, config.data.character_source, True))
     return texts
 
 
@@ -53,7 +55,7 @@ def build_for_training(annotations: str | Path, features: str | Path, bank: str 
     starts alike (DDP also broadcasts rank 0's).
     """
     read = read_annotations(annotations)
-    tokenizer = load_tokenizer(config.model.llm, corpus=tokenizer_corpus(read.events, config.data))
+    tokenizer = load_tokenizer(config.model.llm, corpus=tokenizer_corpus(read.events, config))
     kept = within_target_limit(read.events, SequenceBuilder(tokenizer, config.model),
                                config.data.max_ad_tokens, check_previous=config.model.contrastive_loss)
     train_set = open_split(annotations, features, bank, config.data, training=True,
