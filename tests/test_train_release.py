@@ -230,3 +230,31 @@ def test_shared_pass_under_gradient_checkpointing():
     assert grads[True].keys() == grads[False].keys()
     for name, grad in grads[False].items():
         torch.testing.assert_close(grads[True][name], grad, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_without_negatives_the_shared_pass_still_packs_and_equals_the_padded_batch():
+    """Contrastive off (the demo preset): "shared" lays the positives end to end in one row,
+    computing no padding, with the padded batch's ("separate") loss and gradients."""
+    samples = samples_with_variety()
+    results = {}
+    for mode in ("separate", "shared"):
+        model = build(negative_pass=mode, contrastive_loss=False, train_lora=True)
+        random_lora(model)
+        model.train()
+        shapes = []
+        decoder = model.llm.get_base_model().get_decoder()
+        handle = decoder.register_forward_pre_hook(
+            lambda module, args, kwargs: shapes.append(tuple(kwargs["inputs_embeds"].shape)), with_kwargs=True)
+        out = model(samples)
+        handle.remove()
+        out["loss"].backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results[mode] = (out["loss"].detach(), grads, shapes)
+    real = [sequence_length(model.builder.build(s)) for s in samples]
+    assert results["shared"][2] == [(1, sum(real), 64)]
+    assert results["separate"][2] == [(len(samples), max(real), 64)]
+    (loss_a, grads_a, _), (loss_b, grads_b, _) = results["separate"], results["shared"]
+    torch.testing.assert_close(loss_b, loss_a, rtol=1e-5, atol=1e-5)
+    assert grads_a.keys() == grads_b.keys() and any("lora_" in n for n in grads_a)
+    for name in grads_a:
+        torch.testing.assert_close(grads_b[name], grads_a[name], rtol=1e-5, atol=1e-5, msg=name)

@@ -175,9 +175,10 @@ class ModelConfig:
     release_lora_train: Literal["shipped", "active"] = "active"
     # The contrastive negative pass. "shared": one forward over the prompt and both targets
     # (a 4D mask keeps each target to the prompt and itself), equal in loss and gradients to
-    # the release's two passes when no dropout acts; "separate": the release's second full
-    # forward with the previous AD as target (with LoRA dropout, each pass draws its own mask
-    # on the prompt, as the release does).
+    # the release's two passes when no dropout acts, the batch packed without padding (also
+    # where no sample has a negative); "separate": the release's padded batch and its second
+    # full forward with the previous AD as target (with LoRA dropout, each pass draws its
+    # own mask on the prompt, as the release does).
     negative_pass: Literal["shared", "separate"] = "shared"
     # Save the LLM's RMSNorm weights in checkpoints even where they do not train: ``--init``
     # placed them (the release's AD-pretrained norms), and the run must keep them.

@@ -220,7 +220,8 @@ class UniAD(nn.Module):
         release had one for every sample). Release: one hinge on batch-level CEs;
         ``contrastive_per_sample``: the mean of per-sample hinges (the paper's intent).
         ``model.negative_pass`` says whether the negative shares the positive's pass over
-        the prompt (:mod:`uniad.model.paired`) or runs its own, as the release.
+        the prompt (:mod:`uniad.model.paired`; the batch is then packed without padding,
+        with negatives or without) or runs its own on a padded batch, as the release.
         ``margin`` (CE_pos - CE_neg, with its graph) is returned too, for logging.
         """
         cfg = self.config.model
@@ -228,7 +229,7 @@ class UniAD(nn.Module):
         visuals = self.visual_embeddings(samples, segments)
         negatives = [previous_ad(s) if cfg.contrastive_loss else None for s in samples]
         idx = [i for i, text in enumerate(negatives) if text is not None]
-        if idx and cfg.negative_pass == "shared":
+        if cfg.negative_pass == "shared":  # packed, negatives or not (no padding computed)
             pos_sum, pos_count, neg_sum, neg_count = self._shared_nll(segments, negatives, visuals)
             neg_sum, neg_count = neg_sum[idx], neg_count[idx]
         else:
