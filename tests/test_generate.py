@@ -128,6 +128,31 @@ def test_generate_decodes_text_and_keeps_the_training_mode(model):
     model.eval()
 
 
+def test_a_loaded_model_generates_in_eval_mode_without_switching_per_call(model, tmp_path, monkeypatch):
+    """from_pretrained hands back an evaluation-mode model (as transformers does): its frozen
+    LoRA is merged by the first call and stays merged, with no mode switch per call
+    (narration calls once per gap; each switch re-applied every LoRA setting and went back
+    to training mode, unmerging the adapters until the next call merged them again)."""
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            p.requires_grad_(False)
+    model.save_pretrained(tmp_path / "run")
+    loaded = UniAD.from_pretrained(tmp_path / "run").to(torch.float64)
+    assert not loaded.training
+    switches = []
+    monkeypatch.setattr(UniAD, "train", lambda self, mode=True: switches.append(mode) or self)
+    first = loaded.generate_ids(ragged_samples(), **BEAMS)
+    assert loaded.lora_merged
+    weights = {n: p.clone() for n, p in loaded.llm.named_parameters() if "base_layer" in n}
+    assert loaded.generate_ids(ragged_samples(), **BEAMS) == first
+    assert switches == [] and loaded.lora_merged
+    assert all(torch.equal(weights[n], p) for n, p in loaded.llm.named_parameters() if n in weights)
+    monkeypatch.undo()
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            p.requires_grad_(True)
+
+
 def test_unknown_generation_setting_is_named(model):
     with pytest.raises(UniADError, match="unknown generation setting.*use_cache"):
         model.generate(ragged_samples()[:1], use_cache=False)

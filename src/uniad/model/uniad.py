@@ -309,8 +309,11 @@ class UniAD(nn.Module):
         gen = self.resolve_generation(generation, **overrides)
         settings = self.decode_settings(gen, bad_words_ids)
         extra = self.placeholders if self.config.model.placeholder_logits else None
+        # Only a model in training mode is switched (and switched back): a switch re-applies
+        # every LoRA setting (~0.1 s on SmolLM2), once per call of narration's per-gap calls.
         was_training = self.training
-        self.eval()
+        if was_training:
+            self.eval()
         self.merge_lora_for_inference()
         segments = [self.builder.build(s, with_target=False) for s in samples]
         results: list[list[int]] = [[] for _ in samples]
@@ -323,7 +326,8 @@ class UniAD(nn.Module):
                 for i, ids in zip(group, decode(lm, first, settings)):
                     results[i] = ids
         finally:
-            self.train(was_training)  # unmerges LoRA when going back to training
+            if was_training:
+                self.train()  # unmerges LoRA
         return results
 
     def decode_text(self, ids: list[list[int]]) -> list[str]:
@@ -465,6 +469,8 @@ class UniAD(nn.Module):
         device: str | torch.device = "cpu",
     ) -> UniAD:
         """Rebuild from a ``save_pretrained`` folder; ``llm`` replaces the recorded LLM spec.
+        The model comes back in evaluation mode, as transformers' ``from_pretrained`` does
+        (LoRA merged once for generation, dropout off); ``model.train()`` before training.
 
         Loading is strict: missing or unexpected weights, a shape mismatch, or an LLM whose
         hidden size or vocabulary differs from the one trained on raise :class:`UniADError`.
@@ -478,7 +484,7 @@ class UniAD(nn.Module):
         model = cls(config, base, tokenizer, llm_spec=identity["llm"] if llm is None else llm).to(device)
         model.load_trainable(weights, source=str(folder / WEIGHTS_FILE))
         model.visual_encoder_folder = bundled_encoder(folder)  # kept by a later save too
-        return model
+        return model.eval()
 
     def load_trainable(self, state: dict[str, torch.Tensor], source: str = "state dict") -> None:
         """Load a :meth:`trainable_state_dict`; every key and shape must match exactly."""
