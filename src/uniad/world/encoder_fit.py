@@ -61,6 +61,11 @@ BYSTANDER_WEIGHT = 0.4
 # actions and objects (96 / 95 % and 80 / 97 %), at the cost of a lower subject cosine
 # (the world refines at 0.34 instead of 0.42).
 OBJECT_WEIGHT = 1.5
+# Pictures per forward pass, here and for the world's movies (the encoder this returns): the
+# tower sees one patch per picture, so batching changes no feature (checked bit for bit),
+# and on 1 core 1,024 frames encode in 1.25 s at 512 a batch against 1.69 s at narration's
+# default of 32.
+ENCODE_BATCH = 256
 
 
 def _directions(count: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,9 +130,9 @@ def fit_encoder(out_dir: Path, identities: int, feature_dim: int, seed: int = 0,
     with torch.no_grad():
         pooled = torch.cat([
             model.vision_model(pixel_values=processor(
-                images=[render.to_image(p) for p in images[i:i + 256]],
+                images=[render.to_image(p) for p in images[i:i + ENCODE_BATCH]],
                 return_tensors="pt")["pixel_values"]).pooler_output
-            for i in range(0, len(images), 256)]).double().numpy()
+            for i in range(0, len(images), ENCODE_BATCH)]).double().numpy()
     gram = pooled.T @ pooled + RIDGE * len(pooled) * np.eye(pooled.shape[1])
     weight = np.linalg.solve(gram, pooled.T @ targets)  # (hidden, feature_dim)
     with torch.no_grad():
@@ -138,4 +143,4 @@ def fit_encoder(out_dir: Path, identities: int, feature_dim: int, seed: int = 0,
     residual = float(np.mean(np.sum((pooled @ weight - targets) ** 2, axis=1)))
     log.info("fitted the world's visual encoder on %d pictures in %.1f s (mean squared "
              "residual %.3f) -> %s", pictures, time.perf_counter() - started, residual, out_dir)
-    return CLIPVisionEncoder(out_dir)
+    return CLIPVisionEncoder(out_dir, batch_size=ENCODE_BATCH)

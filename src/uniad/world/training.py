@@ -64,7 +64,8 @@ def open_world_split(world: Path, config: UniADConfig, split: str) -> ADDataset:
 
 @dataclass
 class WorldTraining:
-    """A model trained on a world, with where its run folder is and how long it took."""
+    """A model trained on a world (handed back in evaluation mode), with where its run folder
+    is and how long it took."""
 
     model: UniAD
     result: TrainResult
@@ -87,6 +88,7 @@ def train_on_world(world: Path, config: UniADConfig, run_dir: Path) -> WorldTrai
     write_run_info(run_dir, model.config, data)
     retune_threads()  # the demo often starts right after setup's pip and apt: count again now
     result = train(model, train_set, config.train, run_dir, collate_fn=collate_samples)
+    model.eval()  # only generation follows: one mode switch here instead of one per call
     return WorldTraining(model, result, time.perf_counter() - started, len(train_set))
 
 
