@@ -310,7 +310,7 @@ class UniAD(nn.Module):
         settings = self.decode_settings(gen, bad_words_ids)
         extra = self.placeholders if self.config.model.placeholder_logits else None
         # Only a model in training mode is switched (and switched back): a switch re-applies
-        # every LoRA setting (~0.1 s on SmolLM2), once per call of narration's per-gap calls.
+        # every LoRA setting (~0.1 s on SmolLM2), and narration calls once per gap.
         was_training = self.training
         if was_training:
             self.eval()
@@ -470,7 +470,8 @@ class UniAD(nn.Module):
     ) -> UniAD:
         """Rebuild from a ``save_pretrained`` folder; ``llm`` replaces the recorded LLM spec.
         The model comes back in evaluation mode, as transformers' ``from_pretrained`` does
-        (LoRA merged once for generation, dropout off); ``model.train()`` before training.
+        (dropout off; frozen LoRA is merged by the first generation and stays merged); call
+        ``model.train()`` before training it.
 
         Loading is strict: missing or unexpected weights, a shape mismatch, or an LLM whose
         hidden size or vocabulary differs from the one trained on raise :class:`UniADError`.

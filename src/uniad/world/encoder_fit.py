@@ -63,8 +63,8 @@ BYSTANDER_WEIGHT = 0.4
 OBJECT_WEIGHT = 1.5
 # Pictures per forward pass, here and for the world's movies (the encoder this returns): the
 # tower sees one patch per picture, so batching changes no feature (checked bit for bit),
-# and on 1 core 1,024 frames encode in 1.25 s at 512 a batch against 1.69 s at narration's
-# default of 32.
+# and on 1 core 1,024 frames encode in 1.25-1.32 s at 128-512 a batch against 1.69 s at
+# narration's default of 32.
 ENCODE_BATCH = 256
 
 
